@@ -1,0 +1,106 @@
+"""The outcome of clearing a market, shared by every mechanism.
+
+Sign convention (everywhere in specmarket): a *positive* payment means the participant pays, a
+*negative* one means it receives money. Every participant of the instance appears in ``payments``
+(0.0 for those who neither pay nor receive).
+
+Each participant's utility is quasi-linear: ``u_i = v_i(x_i) − p_i`` where ``x_i`` is its allocation,
+``v_i`` its value for it (a seller's value of selling is minus its cost) and ``p_i`` its signed
+payment. Hence
+
+* welfare (social surplus) ``W = Σ_i v_i(x_i)``,
+* revenue (the auctioneer's surplus) ``R = Σ_i p_i``,
+* and ``Σ_i u_i + R = W``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Allocation and signed payments produced by one clearing of a mechanism.
+
+    Attributes
+    ----------
+    mechanism
+        Registry name of the mechanism that produced it.
+    allocation
+        Participant id → what it gets (units, 0/1, a list of channel ids, ...; JSON-serialisable).
+    payments
+        Participant id → signed payment (positive: pays; negative: receives).
+    values
+        Participant id → value of its allocation *under its report* (seller: minus its cost).
+        With truthful reports these are the true values, so ``welfare`` is the social welfare.
+    details
+        Mechanism-specific fields copied into the JSON output (e.g. ``winner``, ``price``).
+    """
+
+    mechanism: str
+    allocation: Mapping[str, Any]
+    payments: Mapping[str, float]
+    values: Mapping[str, float]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allocation", _frozen(self.allocation))
+        object.__setattr__(self, "payments", _frozen({k: float(v) for k, v in self.payments.items()}))
+        object.__setattr__(self, "values", _frozen({k: float(v) for k, v in self.values.items()}))
+        object.__setattr__(self, "details", _frozen(self.details))
+        missing = set(self.payments) ^ set(self.allocation)
+        if missing:
+            raise ValueError(f"allocation and payments must list the same ids; differ on {missing}")
+
+    @property
+    def welfare(self) -> float:
+        """Social welfare ``Σ_i v_i(x_i)`` under the reports."""
+        return math.fsum(self.values.values())
+
+    @property
+    def revenue(self) -> float:
+        """Auctioneer surplus ``Σ_i p_i`` (positive: the auctioneer keeps money)."""
+        return math.fsum(self.payments.values())
+
+    def utility(self, pid: str, value: float | None = None) -> float:
+        """Quasi-linear utility ``v − p_i`` of ``pid``.
+
+        ``value`` is the participant's *true* value of its allocation; by default its reported value
+        (``values[pid]``), which is the true one when it reported truthfully.
+        """
+        v = self.values.get(pid, 0.0) if value is None else value
+        return v - self.payments[pid]
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as a JSON-ready dict: ``mechanism``, the details, ``allocation``,
+        ``payments``, ``welfare`` and ``revenue``."""
+        out: dict[str, Any] = {"mechanism": self.mechanism}
+        out.update(_jsonable(dict(self.details)))
+        out["allocation"] = _jsonable(dict(self.allocation))
+        out["payments"] = dict(self.payments)
+        out["welfare"] = self.welfare
+        out["revenue"] = self.revenue
+        return out
+
+
+def _jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and mapping proxies into plain JSON types."""
+    import numpy as np
+
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
