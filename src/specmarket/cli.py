@@ -45,8 +45,20 @@ def mechanisms_cmd(
 
     reg = registry()
     if as_json:
-        print(json.dumps([{"name": s.name, "title": s.title, "source": s.source,
-                           "claims": sorted(s.claims)} for s in reg.values()], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "title": s.title,
+                        "source": s.source,
+                        "claims": sorted(s.claims),
+                    }
+                    for s in reg.values()
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table(title="specmarket mechanisms")
     table.add_column("name", style="bold")
@@ -96,7 +108,9 @@ def clear_cmd(
 @app.command("audit")
 def audit_cmd(
     mechanism: Annotated[str, typer.Argument(help="Mechanism name.")],
-    instances: Annotated[int, typer.Option("--instances", "-n", min=1, help="Random instances.")] = 1000,
+    instances: Annotated[
+        int, typer.Option("--instances", "-n", min=1, help="Random instances.")
+    ] = 1000,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Master seed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -110,8 +124,12 @@ def audit_cmd(
 
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task(f"auditing {mechanism}", total=instances)
-            report = audit(spec, instances=instances, seed=seed,
-                           progress=lambda k: progress.update(task, completed=k))
+            report = audit(
+                spec,
+                instances=instances,
+                seed=seed,
+                progress=lambda k: progress.update(task, completed=k),
+            )
     except SpecmarketError as exc:
         fail(exc)
     if as_json:

@@ -1,7 +1,8 @@
 """Errors raised by specmarket.
 
 Every error a user can trigger with bad input is an :class:`InvalidInput` that names the field (as a
-path such as ``bidders[2].bid``) and the offending value, so that the CLI can print one line and exit
+path such as ``bidders[2].bid``) and the offending value, so that the CLI can print one line
+and exit
 with status 2 instead of a traceback from deep inside numpy.
 """
 

@@ -17,25 +17,26 @@ from typing import Any
 from specmarket.errors import InvalidInput
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def read_json(path: str | Path) -> Any:
-    """Decode a JSON file; ``NaN``/``Infinity`` literals and malformed files are clear errors."""
+    """Decode a JSON file; a missing or malformed file is a clear error.
+
+    ``NaN``/``Infinity`` literals are decoded (as Python's json does) so that validation can reject
+    them naming the field they stand in.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidInput("file", str(p), "no such file") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise InvalidInput("file", str(p), f"cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+        reason = f"cannot be read as UTF-8 text ({exc.__class__.__name__})"
+        raise InvalidInput("file", str(p), reason) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput("file", str(p), f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
-        raise InvalidInput("file", str(p), str(exc)) from None
+        raise InvalidInput(
+            "file", str(p), f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Immutable, validated input models shared by all mechanisms.
 
-Instances are pydantic models configured ``frozen`` (immutable), ``extra="forbid"`` (unknown keys are
+Instances are pydantic models configured ``frozen`` (immutable), ``extra="forbid"`` (unknown
+keys are
 errors) and with *strict* finite numbers (no NaN/±inf, no strings or booleans where a number is
 expected). Validation happens once, when the model is built — from JSON at the CLI boundary or from
 Python keyword arguments — and any failure is re-raised as :class:`specmarket.errors.InvalidInput`
@@ -42,7 +43,9 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
 def invalid_from_pydantic(err: ValidationError, prefix: str = "") -> InvalidInput:
     """Turn the first error of a pydantic ``ValidationError`` into an :class:`InvalidInput`."""
     first = err.errors(include_url=False)[0]
-    loc = tuple(p for p in first.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+    loc = tuple(
+        p for p in first.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-"))
+    )
     path = _loc_to_path(loc)
     if prefix:
         path = f"{prefix}.{path}" if path != "<root>" else prefix

@@ -4,7 +4,8 @@ Sign convention (everywhere in specmarket): a *positive* payment means the parti
 *negative* one means it receives money. Every participant of the instance appears in ``payments``
 (0.0 for those who neither pay nor receive).
 
-Each participant's utility is quasi-linear: ``u_i = v_i(x_i) − p_i`` where ``x_i`` is its allocation,
+Each participant's utility is quasi-linear: ``u_i = v_i(x_i) − p_i`` where ``x_i`` is its
+allocation,
 ``v_i`` its value for it (a seller's value of selling is minus its cost) and ``p_i`` its signed
 payment. Hence
 
@@ -53,7 +54,9 @@ class Outcome:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allocation", _frozen(self.allocation))
-        object.__setattr__(self, "payments", _frozen({k: float(v) for k, v in self.payments.items()}))
+        object.__setattr__(
+            self, "payments", _frozen({k: float(v) for k, v in self.payments.items()})
+        )
         object.__setattr__(self, "values", _frozen({k: float(v) for k, v in self.values.items()}))
         object.__setattr__(self, "details", _frozen(self.details))
         missing = set(self.payments) ^ set(self.allocation)

@@ -86,8 +86,9 @@ class MechanismSpec:
         return self.clear(self.parse(data)).to_json()
 
 
-def scalar_grid(true: float, low: float, high: float, n_grid: int, n_random: int,
-                rng: np.random.Generator) -> list[float]:
+def scalar_grid(
+    true: float, low: float, high: float, n_grid: int, n_random: int, rng: np.random.Generator
+) -> list[float]:
     """Misreport values for one scalar report: an even grid on ``[low, high]``, points just around
     the true value, and ``n_random`` uniform random points (all distinct from ``true``)."""
     pts = list(np.linspace(low, high, n_grid)) if n_grid > 0 else []
@@ -95,3 +96,10 @@ def scalar_grid(true: float, low: float, high: float, n_grid: int, n_random: int
     pts += [true - 1e-3 * span, true + 1e-3 * span]
     pts += list(rng.uniform(low, high, size=n_random))
     return [float(p) for p in pts if p >= 0 and abs(p - true) > 1e-12]
+
+
+def near_points(true: float, others: list[float], k: int = 3, eps: float = 1e-6) -> list[float]:
+    """Reports just below and just above the ``k`` other reports nearest to ``true``: where the
+    outcome of a threshold mechanism changes, so where a profitable misreport would show."""
+    nearest = sorted(others, key=lambda v: abs(v - true))[:k]
+    return [v + d for v in nearest for d in (-eps, eps) if v + d >= 0]

@@ -25,7 +25,7 @@ from specmarket.core import (
     require_nonempty,
     require_unique_ids,
 )
-from specmarket.core.spec import scalar_grid
+from specmarket.core.spec import near_points, scalar_grid
 
 
 class Bidder(Model):
@@ -70,7 +70,8 @@ def clear(instance: Instance) -> Outcome:
 
 
 def true_value(instance: Instance, pid: str, allocation: Any) -> float:
-    """Value of ``allocation`` (1 = the item) to ``pid`` whose true value is its bid in ``instance``."""
+    """Value of ``allocation`` (1 = the item) to ``pid`` whose true value is its bid in
+    ``instance``."""
     bid = next(b.bid for b in instance.bidders if b.id == pid)
     return bid * float(allocation)
 
@@ -84,16 +85,15 @@ def random_instance(rng: np.random.Generator) -> Instance:
     return Instance(bidders=tuple(Bidder(id=f"b{k}", bid=float(v)) for k, v in enumerate(bids)))
 
 
-def deviations(instance: Instance, pid: str, rng: np.random.Generator) -> Iterator[tuple[str, Instance]]:
-    """Misreported bids of ``pid``: a grid on [0, 12], points next to the truth and to each other bid,
-    and random points."""
+def deviations(
+    instance: Instance, pid: str, rng: np.random.Generator
+) -> Iterator[tuple[str, Instance]]:
+    """Misreported bids of ``pid``: a grid on [0, 12], points next to the truth and just around the
+    nearest other bids, and random points."""
     k = next(i for i, b in enumerate(instance.bidders) if b.id == pid)
     true = instance.bidders[k].bid
-    points = scalar_grid(true, 0.0, 12.0, 7, 3, rng)
-    points += [b.bid + d for b in instance.bidders if b.id != pid for d in (-1e-6, 1e-6)]
-    for x in points:
-        if x < 0:
-            continue
+    others = [b.bid for b in instance.bidders if b.id != pid]
+    for x in scalar_grid(true, 0.0, 12.0, 5, 2, rng) + near_points(true, others):
         bidders = list(instance.bidders)
         bidders[k] = bidders[k].model_copy(update={"bid": float(x)})
         yield f"bid={x:.6g}", instance.model_copy(update={"bidders": tuple(bidders)})

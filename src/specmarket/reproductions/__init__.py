@@ -3,7 +3,8 @@
 Each module in this package that defines a module-level ``REPRODUCTION`` (a :class:`Reproduction`)
 is registered under its name. A reproduction writes its tables (CSV/Parquet) and figures (PNG/SVG)
 into ``ctx.out_dir`` and returns a :class:`ReproResult` describing them, which the report
-(:mod:`specmarket.experiments`) turns into HTML. ``ctx.quick`` asks for a small version (seconds, for
+(:mod:`specmarket.experiments`) turns into HTML. ``ctx.quick`` asks for a small version
+(seconds, for
 the demo and the tests); the full version reproduces the seed's figure.
 """
 
