@@ -1,0 +1,321 @@
+"""CLI of the experiments: ``run``, ``summary``, ``report``, ``reproduce`` and ``demo``.
+
+Exit status: 0 on success; 2 on bad input (one line on stderr); 1 when a run or a reproduction
+fails (``demo`` still writes its report, with the failures in it, before exiting 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from specmarket.errors import SpecmarketError
+
+if TYPE_CHECKING:
+    from specmarket.experiments.report import Failure
+    from specmarket.reproductions import Reproduction
+
+DEMO_DIR = Path("specmarket-report")
+
+
+def _chmod_readable(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a file system without modes
+        os.chmod(path, 0o644)
+
+
+def run_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file (docs/experiments.md).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Results folder (default: ./NAME-results).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Local worker processes.")
+    ] = 1,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", metavar="ADDRESS", help="Run on an existing Ray cluster (HOST:PORT)."
+        ),
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick", help="Apply the quick overrides of the scenario (its quick table)."
+        ),
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", "-s", min=0, help="Replace the master seed.")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete stored runs instead of resuming.")
+    ] = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Also write results.csv.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Run a scenario sweep (resumable: stored runs are skipped) and write the results table."""
+    from specmarket import io
+    from specmarket.cli import err, fail
+    from specmarket.cli import out as console
+    from specmarket.experiments import RunError, load_scenario, run_scenario
+
+    try:
+        data = io.read_toml(scenario)
+        if seed is not None:
+            data["seed"] = seed
+        sc = load_scenario(data, quick=quick)
+        target = out if out is not None else Path(f"{sc.name}-results")
+        res = run_scenario(
+            sc,
+            target,
+            workers=workers,
+            ray_address=ray,
+            progress=not no_progress,
+            fresh=fresh,
+            csv=csv,
+        )
+    except KeyboardInterrupt:
+        err.print(
+            "interrupted: finished runs are stored; rerun the same command to resume.",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    except RunError as exc:
+        err.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print("finished runs are stored; rerun the same command to resume.", highlight=False)
+        raise typer.Exit(1) from None
+    except SpecmarketError as exc:
+        fail(exc)
+    console.print(
+        f"{res.ran} run(s) computed, {res.skipped} already stored, "
+        f"{res.seconds:.2f} s; results: [bold]{res.files['parquet']}[/]",
+        highlight=False,
+    )
+    console.print(
+        f"next: specmarket summary {target}  ·  specmarket report {target} -o DIR", highlight=False
+    )
+
+
+def summary_cmd(
+    results: Annotated[Path, typer.Argument(help="Results folder, .parquet or .csv.")],
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Metric(s) to show (default: all).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON records.")
+    ] = False,
+) -> None:
+    """Means with 95% confidence intervals per mechanism and sweep point."""
+    from rich.table import Table
+
+    from specmarket.cli import fail
+    from specmarket.cli import out as console
+    from specmarket.experiments import load_results, summarize
+
+    try:
+        res = load_results(results)
+        table = summarize(res, metrics=metric or None)
+    except SpecmarketError as exc:
+        fail(exc)
+    if as_json:
+        print(json.dumps(json.loads(table.to_json(orient="records")), indent=2))
+        return
+    sc = res.scenario
+    console.print(
+        f"[bold]{sc.title or sc.name}[/]: {res.table['run'].nunique() if len(res.table) else 0}"
+        f" of {sc.n_runs} runs; mean [95% CI]",
+        highlight=False,
+    )
+    for m in table["metric"].unique():
+        part = table[table["metric"] == m]
+        t = Table(title=sc.label(m))
+        for a in sc.axes:
+            t.add_column(sc.label(a) if a in sc.labels else a, justify="right")
+        for mech in sc.mechanisms:
+            t.add_column(mech, justify="right")
+        t.add_column("n", justify="right")
+        keys = part[sc.axes].drop_duplicates().itertuples(index=False) if sc.axes else [()]
+        for key in keys:
+            sel = part
+            for a, v in zip(sc.axes, key, strict=True):
+                sel = sel[sel[a] == v]
+            cells = []
+            for mech in sc.mechanisms:
+                row = sel[sel["mechanism"] == mech]
+                if row.empty:
+                    cells.append("–")
+                    continue
+                r = row.iloc[0]
+                cells.append(
+                    f"{r['mean']:.4g}"
+                    if r["ci_low"] != r["ci_low"]
+                    else f"{r['mean']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+                )
+            t.add_row(*[str(v) for v in key], *cells, str(int(sel["n"].min())) if len(sel) else "0")
+        console.print(t)
+
+
+def report_cmd(
+    results: Annotated[Path, typer.Argument(help="Results folder, .parquet or .csv.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
+) -> None:
+    """Write one self-contained HTML page (scenario, tables, figures) for a results table."""
+    from specmarket.cli import fail
+    from specmarket.cli import out as console
+    from specmarket.experiments import load_results
+    from specmarket.experiments.report import sweep_report
+
+    try:
+        page = sweep_report(load_results(results), out)
+    except SpecmarketError as exc:
+        fail(exc)
+    _chmod_readable(page)
+    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+
+
+def reproduce_cmd(
+    name: Annotated[str, typer.Argument(help="Reproduction name (see `specmarket demo`).")],
+    quick: Annotated[bool, typer.Option("--quick", help="Small version (seconds).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: ./specmarket-NAME).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run one bundled reproduction of a seed's result and write its tables, figures and report."""
+    from specmarket.cli import err, fail
+    from specmarket.cli import out as console
+    from specmarket.experiments.report import reproductions_report
+    from specmarket.reproductions import ReproContext, get
+
+    try:
+        rep = get(name)
+    except SpecmarketError as exc:
+        fail(exc)
+    target = out if out is not None else Path(f"specmarket-{name}")
+    ctx = ReproContext(out_dir=target, quick=quick, seed=seed, workers=workers)
+    t0 = time.perf_counter()
+    try:
+        result = rep.run(ctx)
+    except SpecmarketError as exc:
+        fail(exc)
+    except Exception as exc:
+        err.print(
+            f"[bold red]reproduction {name} failed:[/] {exc.__class__.__name__}: {exc}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    page = reproductions_report([result], target, title=f"specmarket: {result.title}")
+    _chmod_readable(page)
+    console.print(f"{name}: done in {time.perf_counter() - t0:.1f} s", highlight=False)
+    if result.summary:
+        console.print(result.summary, highlight=False)
+    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+
+
+def demo_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = DEMO_DIR,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the quick version of every bundled reproduction and write one HTML report."""
+    from specmarket.cli import err
+    from specmarket.cli import out as console
+
+    page, failed = run_demo(out, seed=seed, workers=workers, echo=console.print)
+    _chmod_readable(page)
+    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+    if failed:
+        err.print(
+            f"[bold red]{len(failed)} reproduction(s) failed:[/] {', '.join(failed)} "
+            "(details in the report)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+def run_demo(
+    out: Path,
+    seed: int = 0,
+    workers: int = 1,
+    echo: Callable[..., object] | None = None,
+) -> tuple[Path, list[str]]:
+    """Run every registered reproduction with ``quick=True`` into ``out/NAME`` and write
+    ``out/index.html``. A failing reproduction is reported in the page, never fatal.
+    Returns the page and the names that failed."""
+    if echo is None:
+        from rich.console import Console
+
+        echo = Console(stderr=True).print
+    from specmarket.experiments.report import Failure, reproductions_report
+    from specmarket.reproductions import ReproContext, ReproResult
+
+    items: list[ReproResult | Failure] = []
+    failed: list[str] = []
+    try:
+        from specmarket.reproductions import registry
+
+        reg = registry()
+    except Exception:  # a module that fails to import must not hide the others' results
+        reg, broken = discover_tolerantly()
+        items.extend(broken)
+        failed.extend(b.name for b in broken)
+        for b in broken:
+            echo(f"[red]✗[/] {b.name}: cannot be imported", highlight=False)
+    for name, rep in reg.items():
+        t0 = time.perf_counter()
+        ctx = ReproContext(out_dir=out / name, quick=True, seed=seed, workers=workers)
+        try:
+            items.append(rep.run(ctx))
+            echo(f"[green]✓[/] {name} ({time.perf_counter() - t0:.1f} s)", highlight=False)
+        except Exception as exc:
+            failed.append(name)
+            items.append(Failure(name, rep.title, _trace(exc)))
+            echo(f"[red]✗[/] {name}: {exc.__class__.__name__}: {exc}", highlight=False)
+    page = reproductions_report(items, out, title="specmarket demo: quick reproductions")
+    return page, failed
+
+
+def discover_tolerantly() -> tuple[dict[str, Reproduction], list[Failure]]:
+    """Import each module of :mod:`specmarket.reproductions` on its own: the reproductions that
+    load, and a :class:`Failure` for each module that raises on import."""
+    import importlib
+    import pkgutil
+
+    import specmarket.reproductions as pkg
+    from specmarket.experiments.report import Failure
+
+    found: dict[str, Reproduction] = {}
+    broken: list[Failure] = []
+    for info in pkgutil.iter_modules(pkg.__path__, prefix=pkg.__name__ + "."):
+        try:
+            module = importlib.import_module(info.name)
+        except Exception as exc:
+            short = info.name.rsplit(".", 1)[-1]
+            broken.append(Failure(short, f"module {info.name}", _trace(exc)))
+            continue
+        rep = getattr(module, "REPRODUCTION", None)
+        if rep is not None:
+            found[rep.name] = rep
+    return dict(sorted(found.items())), broken
+
+
+def _trace(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc, limit=-8))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the experiment commands to the ``specmarket`` app."""
+    app.command("run")(run_cmd)
+    app.command("summary")(summary_cmd)
+    app.command("report")(report_cmd)
+    app.command("reproduce")(reproduce_cmd)
+    app.command("demo")(demo_cmd)
