@@ -6,7 +6,7 @@ return an :class:`~specmarket.core.Outcome` with signed payments (positive: the 
 
 from specmarket.core import InvalidInput, MechanismSpec, Outcome, SpecmarketError
 from specmarket.mechanisms import get as get_mechanism
-from specmarket.mechanisms import registry as mechanisms
+from specmarket.mechanisms import registry as mechanism_registry
 
 __version__ = "0.1.0"
 
@@ -17,5 +17,5 @@ __all__ = [
     "SpecmarketError",
     "__version__",
     "get_mechanism",
-    "mechanisms",
+    "mechanism_registry",
 ]

@@ -94,7 +94,7 @@ class AuditReport:
             "claimed": list(self.claimed),
             "ok": self.ok,
             "mean_revenue": self.mean_revenue,
-            "revenue_ci95": list(self.revenue_ci),
+            "revenue_ci95": [x if math.isfinite(x) else None for x in self.revenue_ci],
             "properties": {
                 p: {
                     "claimed": p in self.claimed,
@@ -137,6 +137,7 @@ def audit(
     seed: int = 0,
     properties: Iterable[str] | None = None,
     tol: float = 1e-9,
+    ic_tol: float = 1e-7,
     max_witnesses: int = 5,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
@@ -146,6 +147,9 @@ def audit(
     ----------
     spec
         The mechanism; needs ``random_instance`` (and ``deviations`` to check ``ic``).
+    tol, ic_tol
+        Relative tolerances: ``tol`` for IR, budget balance and transfers; ``ic_tol`` for a
+        misreport's gain (looser, since a deviation's outcome is computed from other numbers).
     properties
         Which of :data:`~specmarket.core.spec.PROPERTIES` to check; default all of them (the report
         still tells claimed from unclaimed ones, and ``ok`` looks at the claimed ones only).
@@ -154,6 +158,8 @@ def audit(
         raise InvalidInput("mechanism", spec.name, "has no random instance generator to audit with")
     if instances < 1:
         raise InvalidInput("instances", instances, "must be at least 1")
+    if seed < 0:
+        raise InvalidInput("seed", seed, "must be a whole number ≥ 0")
     checked = tuple(PROPERTIES if properties is None else properties)
     for p in checked:
         if p not in PROPERTIES:
@@ -212,7 +218,7 @@ def audit(
                     u_dev = (
                         spec.true_value(inst, pid, dev_out.allocation[pid]) - dev_out.payments[pid]
                     )
-                    if _exceeds(u_dev, u, 1e-7):
+                    if _exceeds(u_dev, u, ic_tol):
                         record(
                             "ic",
                             inst,

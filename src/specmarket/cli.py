@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from specmarket import io
 from specmarket.errors import SpecmarketError
@@ -32,7 +33,7 @@ err = Console(stderr=True)
 
 def fail(exc: BaseException) -> None:
     """Print one clear line on stderr and exit with status 2."""
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -78,11 +79,11 @@ def _print_outcome_table(result: dict[str, Any]) -> None:
     table.add_column("allocation")
     table.add_column("payment (+ pays, − receives)", justify="right")
     for pid in pay:
-        table.add_row(str(pid), json.dumps(alloc.get(pid)), f"{pay[pid]:.6g}")
+        table.add_row(Text(str(pid)), Text(json.dumps(alloc.get(pid))), f"{pay[pid]:.6g}")
     out.print(table)
     for key, value in result.items():
         if key not in ("allocation", "payments"):
-            out.print(f"[bold]{key}[/]: {json.dumps(value)}", highlight=False)
+            out.print(Text(f"{key}: ", style="bold") + Text(json.dumps(value)), highlight=False)
 
 
 @app.command("clear")
@@ -97,12 +98,13 @@ def clear_cmd(
     try:
         spec = get(mechanism)
         result = spec.clear_json(io.read_json(file))
+        text = io.dumps(result)
     except SpecmarketError as exc:
         fail(exc)
     if table:
         _print_outcome_table(result)
     else:
-        print(io.dumps(result))
+        print(text)
 
 
 @app.command("audit")
@@ -111,7 +113,7 @@ def audit_cmd(
     instances: Annotated[
         int, typer.Option("--instances", "-n", min=1, help="Random instances.")
     ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Master seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed (≥ 0).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Search random instances for violations of the properties a mechanism claims."""
@@ -154,5 +156,7 @@ def main() -> None:
     try:
         app()
     except SpecmarketError as exc:  # a plug-in command that did not catch its own error
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(
+            Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True
+        )
         sys.exit(2)

@@ -18,37 +18,64 @@ from specmarket.errors import InvalidInput
 
 
 def read_json(path: str | Path) -> Any:
-    """Decode a JSON file; a missing or malformed file is a clear error.
+    """Decode a JSON file; a missing, unreadable or malformed file is one clear error.
 
     ``NaN``/``Infinity`` literals are decoded (as Python's json does) so that validation can reject
-    them naming the field they stand in.
+    them naming the field they stand in. A key repeated in one object is an error, not last-wins.
     """
     p = Path(path)
+    text = _read_text(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput("file", str(p), "no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        reason = f"cannot be read as UTF-8 text ({exc.__class__.__name__})"
-        raise InvalidInput("file", str(p), reason) from None
-    try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             "file", str(p), f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except _DuplicateKey as exc:
+        raise InvalidInput(json.dumps(exc.key), str(p), "key appears twice in one object") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a 5,000-digit number, absurd nesting
+        reason = f"malformed JSON: {exc.__class__.__name__}: {str(exc)[:120]}"
+        raise InvalidInput("file", str(p), reason) from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Decode a TOML file with clear errors."""
     p = Path(path)
+    text = _read_text(p)
     try:
-        with p.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InvalidInput("file", str(p), "no such file") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidInput("file", str(p), f"malformed TOML: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("file", str(p), "malformed TOML: nested too deeply") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _read_text(p: Path) -> str:
+    """The file's text, or one :class:`InvalidInput` naming the file for any OS/encoding error."""
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput("file", str(p), "no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput("file", str(p), "is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise InvalidInput("file", str(p), "is not UTF-8 text") from None
+    except OSError as exc:
+        raise InvalidInput("file", str(p), f"cannot be read ({exc.strerror or exc})") from None
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
@@ -69,5 +96,8 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 
 def dumps(obj: Any) -> str:
-    """JSON text of an outcome (indent 2, non-finite numbers refused)."""
-    return json.dumps(obj, indent=2, allow_nan=False)
+    """JSON text of an outcome (indent 2); a non-finite number is an :class:`InvalidInput`."""
+    try:
+        return json.dumps(obj, indent=2, allow_nan=False)
+    except ValueError:
+        raise InvalidInput("outcome", "inf/nan", "a computed number is not finite") from None

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from specmarket import InvalidInput, Outcome, get_mechanism, mechanisms
+from specmarket import InvalidInput, Outcome, get_mechanism, mechanism_registry
 from specmarket.errors import UnknownMechanism
 
 
 def test_registry_lists_the_baselines_and_foils() -> None:
-    names = set(mechanisms())
+    names = set(mechanism_registry())
     assert {"vickrey", "vcg", "mcafee", "first-price", "pay-as-bid"} <= names
 
 

@@ -10,22 +10,27 @@ naming the field and the value.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from specmarket.errors import InvalidInput
 
-#: A finite real number (rejects NaN, ±inf, strings, booleans).
-Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-#: A finite real number ≥ 0.
-NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0)]
-#: A finite real number > 0.
-Positive = Annotated[float, Strict(), Field(allow_inf_nan=False, gt=0)]
-#: A whole number ≥ 0 (rejects floats and booleans).
-Count = Annotated[int, Strict(), Field(ge=0)]
-#: A whole number ≥ 1.
-PositiveCount = Annotated[int, Strict(), Field(ge=1)]
+#: Largest magnitude accepted for a reported number. Far beyond any price or quantity of a real
+#: market, and small enough that sums and products of a few thousand reports stay finite.
+MAX_MAGNITUDE = 1e15
+
+#: A finite real number (rejects NaN, ±inf, |x| > 1e15, strings, booleans).
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+#: A finite real number in [0, 1e15].
+NonNegative = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=0, le=MAX_MAGNITUDE)]
+#: A finite real number in (0, 1e15].
+Positive = Annotated[float, Strict(), Field(allow_inf_nan=False, gt=0, le=MAX_MAGNITUDE)]
+#: A whole number in [0, 1e9] (rejects floats and booleans).
+Count = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+#: A whole number in [1, 1e9].
+PositiveCount = Annotated[int, Strict(), Field(ge=1, le=10**9)]
 #: A participant id: a non-empty string.
 Id = Annotated[str, Strict(), Field(min_length=1)]
 
@@ -36,7 +41,10 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += ("." if path else "") + str(part)
+            text = str(part)
+            if not text.replace("_", "a").replace("-", "a").isalnum():
+                text = json.dumps(text)  # keys with spaces, newlines, brackets… stay one line
+            path += ("." if path else "") + text
     return path or "<root>"
 
 

@@ -54,10 +54,11 @@ class Outcome:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allocation", _frozen(self.allocation))
-        object.__setattr__(
-            self, "payments", _frozen({k: float(v) for k, v in self.payments.items()})
-        )
-        object.__setattr__(self, "values", _frozen({k: float(v) for k, v in self.values.items()}))
+        # "+ 0.0" turns −0.0 into 0.0 so that outputs never show a negative zero
+        payments = {k: float(v) + 0.0 for k, v in self.payments.items()}
+        values = {k: float(v) + 0.0 for k, v in self.values.items()}
+        object.__setattr__(self, "payments", _frozen(payments))
+        object.__setattr__(self, "values", _frozen(values))
         object.__setattr__(self, "details", _frozen(self.details))
         missing = set(self.payments) ^ set(self.allocation)
         if missing:
@@ -105,5 +106,7 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj + 0.0
     return obj

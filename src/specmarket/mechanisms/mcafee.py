@@ -110,7 +110,7 @@ def clear_arrays(bids: np.ndarray, asks: np.ndarray) -> Clearing:
         return Clearing(empty, empty, 0.0, 0.0, 0, False)
     b_next = b[k] if k < b.size else 0.0  # dummy buyer bids 0
     s_next = s[k] if k < s.size else np.inf  # dummy seller asks +inf
-    p0 = (b_next + s_next) / 2.0
+    p0 = 0.5 * b_next + 0.5 * s_next  # no overflow for huge reports
     if s[k - 1] <= p0 <= b[k - 1]:
         return Clearing(border[:k], sorder[:k], float(p0), float(p0), k, False)
     return Clearing(border[: k - 1], sorder[: k - 1], float(b[k - 1]), float(s[k - 1]), k, True)

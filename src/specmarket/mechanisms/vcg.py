@@ -89,8 +89,8 @@ def clarke_payments(values: list[np.ndarray], x: np.ndarray, k: int) -> np.ndarr
         others = np.sort(
             np.concatenate([v for j, v in enumerate(values) if j != i] or [np.zeros(0)])
         )[::-1]
-        padded = np.concatenate([others, np.zeros(max(0, k - others.size))])
-        pay[i] = float(padded[k - xi : k].sum())
+        # positions k − x_i … k − 1; slicing past the end counts missing positions as 0
+        pay[i] = float(others[max(k - xi, 0) : k].sum())
     return pay
 
 
