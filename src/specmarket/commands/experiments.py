@@ -177,7 +177,7 @@ def report_cmd(
     except SpecmarketError as exc:
         fail(exc)
     _chmod_readable(page)
-    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+    console.print(f"report: {page.resolve()}", highlight=False, markup=False, soft_wrap=True)
 
 
 def reproduce_cmd(
@@ -218,7 +218,7 @@ def reproduce_cmd(
     console.print(f"{name}: done in {time.perf_counter() - t0:.1f} s", highlight=False)
     if result.summary:
         console.print(result.summary, highlight=False)
-    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+    console.print(f"report: {page.resolve()}", highlight=False, markup=False, soft_wrap=True)
 
 
 def demo_cmd(
@@ -232,7 +232,7 @@ def demo_cmd(
 
     page, failed = run_demo(out, seed=seed, workers=workers, echo=console.print)
     _chmod_readable(page)
-    console.print(f"report: [bold]{page.resolve()}[/]", highlight=False)
+    console.print(f"report: {page.resolve()}", highlight=False, markup=False, soft_wrap=True)
     if failed:
         err.print(
             f"[bold red]{len(failed)} reproduction(s) failed:[/] {', '.join(failed)} "
