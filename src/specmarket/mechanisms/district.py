@@ -1,0 +1,854 @@
+"""District-D: the Bayesian-optimal truthful spectrum double auction with local markets (seed 003).
+
+Reconstructed from the appendices of Wang, Liang and Li, "Designing truthful spectrum double
+auctions with local markets" (seed ``003``); the choices where the seed is silent are listed in
+``docs/district.md``.
+
+Model
+-----
+``M`` sellers, each with one channel, an ask ``a_m`` and a known ask distribution ``F^s_m``; ``N``
+buyers, each with a per-channel bid ``b_n``, a demand of ``r_n ≥ 1`` channels from *different*
+sellers (all or nothing) and a bid distribution ``F^b_n``. A conflict graph on the buyers: a
+seller's channel may be reused by several buyers, no two of which conflict. Optionally each buyer
+may only use the sellers listed in ``eligible`` (local markets / license areas).
+
+Virtual values (seed 003 eqs. (13)–(14)): a buyer's ``φ_n(b) = b − (1 − F^b_n(b)) / f^b_n(b)``, a
+seller's ``ψ_m(a) = a + F^s_m(a) / f^s_m(a)``, both *ironed* when the distribution is irregular.
+
+Winner determination (Algorithm 7, budget-balanced; Algorithm 10, profit-driven): starting from
+``γ = 0`` and no transactions ``T``, repeatedly take the feasible transaction ``(S, n)`` of maximum
+marginal revenue (eq. (30))
+
+    ``Δ_{S,n}(T) = r_n φ_n(b_n) − Σ_{i ∈ S, i ∉ T^s} ψ_i(a_i)``
+
+and add it while ``γ + Δ ≥ 0`` (Algorithm 7) or ``Δ ≥ 0`` (Algorithm 10). The best seller set of a
+buyer is built by Algorithm 9: the sellers it can use that are already sold (free to reuse) first,
+then the unsold ones of least virtual ask.
+
+Tie-breaking (deterministic): sellers are ranked by increasing ``ψ`` and then by input order, and
+Algorithm 9's "arbitrary subset" of reusable sellers is the first ones in that ranking; among
+transactions of equal ``Δ`` the buyer listed first wins.
+
+Pricing (critical values; Algorithms 11–12 and the budget-balanced counterparts of the proofs of
+Propositions 10–11): the run without the agent gives, round by round, the virtual value (buyer) or
+virtual ask (seller) the agent would need to be chosen; the best of these thresholds is turned into
+a bid/ask by the inverse of the (ironed) virtual value. A winning buyer pays ``r_n c_n``; a winning
+seller receives ``p_m``. Losers pay nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
+
+import networkx as nx
+import numpy as np
+from pydantic import model_validator
+
+from specmarket.core import (
+    Id,
+    InvalidInput,
+    MechanismSpec,
+    Model,
+    NonNegative,
+    Outcome,
+    PositiveCount,
+    require_nonempty,
+    require_unique_ids,
+)
+from specmarket.core.spec import scalar_grid
+from specmarket.distributions import Distribution, DistributionField
+
+Variant = Literal["budget-balanced", "profit"]
+
+
+# --------------------------------------------------------------------------------------------------
+# distributions: what District-D needs from a value distribution
+# --------------------------------------------------------------------------------------------------
+
+
+def buyer_phi(dist: Distribution, x: float) -> float:
+    """Ironed buyer virtual value ``φ̄(x)`` (seed 003 eq. (14); Myerson ironing if irregular).
+
+    As everywhere in :mod:`specmarket.distributions`, reports outside the support are clipped
+    into it, so ``φ̄`` is flat below ``low`` and above ``high``.
+    """
+    return float(dist.ironed_virtual_value(x))
+
+
+def seller_psi(dist: Distribution, x: float) -> float:
+    """Ironed seller virtual ask ``ψ̄(x)`` (seed 003 eq. (13); ironed if irregular)."""
+    return float(dist.ironed_seller_virtual_value(x))
+
+
+def inverse_buyer_phi(dist: Distribution, y: float) -> float:
+    """``inf{b ∈ [low, high] : φ̄(b) ≥ y}``: the bid that solves Algorithm 11 line 4 / line 8
+    for a virtual threshold ``y`` (ties counted as wins)."""
+    return float(dist.inverse_ironed_virtual_value(y))
+
+
+def inverse_seller_psi(dist: Distribution, z: float) -> float:
+    """``sup{a ∈ [low, high] : ψ̄(a) ≤ z}``: the ask that solves Algorithm 12 line 4 / line 8
+    for a virtual threshold ``z`` (ties counted as wins)."""
+    return float(dist.inverse_ironed_seller_virtual_value(z))
+
+
+# --------------------------------------------------------------------------------------------------
+# input model
+# --------------------------------------------------------------------------------------------------
+
+
+class Seller(Model):
+    """A seller with one channel: its ask and its ask distribution ``F^s_m``."""
+
+    id: Id
+    ask: NonNegative
+    distribution: DistributionField
+
+
+class Buyer(Model):
+    """A buyer: per-channel bid, demand ``r_n`` (channels from different sellers) and ``F^b_n``."""
+
+    id: Id
+    bid: NonNegative
+    demand: PositiveCount = 1
+    distribution: DistributionField
+
+
+class Instance(Model):
+    """A District-D market (JSON format of issue 4).
+
+    ``conflicts`` lists pairs of buyer ids that may not share a channel; ``eligible`` (optional)
+    maps a buyer id to the seller ids it may buy from (default: every seller).
+    """
+
+    variant: Variant = "budget-balanced"
+    sellers: tuple[Seller, ...]
+    buyers: tuple[Buyer, ...]
+    conflicts: tuple[tuple[Id, Id], ...] = ()
+    eligible: dict[Id, tuple[Id, ...]] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        require_nonempty(self.sellers, "sellers")
+        require_nonempty(self.buyers, "buyers")
+        require_unique_ids([s.id for s in self.sellers], "sellers")
+        require_unique_ids([b.id for b in self.buyers], "buyers")
+        seller_ids = {s.id for s in self.sellers}
+        buyer_ids = {b.id for b in self.buyers}
+        for k, b in enumerate(self.buyers):
+            if b.id in seller_ids:
+                raise InvalidInput(f"buyers[{k}].id", b.id, "id is also used by a seller")
+        for k, (u, v) in enumerate(self.conflicts):
+            for side, pid in enumerate((u, v)):
+                if pid not in buyer_ids:
+                    raise InvalidInput(f"conflicts[{k}][{side}]", pid, "unknown buyer id")
+            if u == v:
+                raise InvalidInput(f"conflicts[{k}]", [u, v], "a buyer cannot conflict with itself")
+        if self.eligible is not None:
+            for bid, sellers in self.eligible.items():
+                if bid not in buyer_ids:
+                    raise InvalidInput(f"eligible.{bid}", bid, "unknown buyer id")
+                for k, sid in enumerate(sellers):
+                    if sid not in seller_ids:
+                        raise InvalidInput(f"eligible.{bid}[{k}]", sid, "unknown seller id")
+                if len(set(sellers)) != len(sellers):
+                    raise InvalidInput(f"eligible.{bid}", list(sellers), "duplicate seller id")
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
+# the numeric market and the winner determination (Algorithms 7, 9, 10)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Market:
+    """A District-D market on index level (sellers kept in input order).
+
+    Attributes
+    ----------
+    phi
+        ``(N,)`` buyers' (ironed) virtual values ``φ_n(b_n)``.
+    psi
+        ``(M,)`` sellers' (ironed) virtual asks ``ψ_m(a_m)`` (≥ 0 for asks ≥ 0).
+    demand
+        ``(N,)`` demands ``r_n ≥ 1``.
+    conflict
+        ``(N, N)`` symmetric boolean adjacency of the conflict graph (no self-loops).
+    eligible
+        ``(N, M)`` ``eligible[n, m]``: buyer ``n`` may use seller ``m``'s channel.
+    profit
+        ``True``: Algorithm 10 (``Δ ≥ 0``); ``False``: Algorithm 7 (``γ + Δ ≥ 0``).
+    """
+
+    phi: np.ndarray
+    psi: np.ndarray
+    demand: np.ndarray
+    conflict: np.ndarray
+    eligible: np.ndarray
+    profit: bool = False
+    order: np.ndarray = field(init=False)
+    rank: np.ndarray = field(init=False)
+    eligible_bits: tuple[int, ...] = field(init=False)
+    neighbors: tuple[tuple[int, ...], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        phi = np.asarray(self.phi, dtype=float)
+        psi = np.asarray(self.psi, dtype=float)
+        demand = np.asarray(self.demand, dtype=np.int64)
+        conflict = np.asarray(self.conflict, dtype=bool)
+        eligible = np.asarray(self.eligible, dtype=bool)
+        n, m = phi.size, psi.size
+        if demand.shape != (n,) or conflict.shape != (n, n) or eligible.shape != (n, m):
+            raise ValueError("inconsistent market shapes")
+        conflict = conflict | conflict.T
+        np.fill_diagonal(conflict, False)
+        order = np.lexsort((np.arange(m), psi))  # by ψ, then input order
+        rank = np.empty(m, dtype=np.int64)
+        rank[order] = np.arange(m)
+        for name, val in (
+            ("phi", phi),
+            ("psi", psi),
+            ("demand", demand),
+            ("conflict", conflict),
+            ("eligible", eligible),
+            ("order", order),
+            ("rank", rank),
+        ):
+            val.setflags(write=False)
+            object.__setattr__(self, name, val)
+        # per buyer: usable sellers as a bit set over the (ψ, index) ranking, and neighbours
+        bits = tuple(sum(1 << int(rank[i]) for i in np.flatnonzero(row)) for row in eligible)
+        object.__setattr__(self, "eligible_bits", bits)
+        object.__setattr__(
+            self, "neighbors", tuple(tuple(int(k) for k in np.flatnonzero(row)) for row in conflict)
+        )
+
+    @property
+    def n_buyers(self) -> int:
+        return int(self.phi.size)
+
+    @property
+    def n_sellers(self) -> int:
+        return int(self.psi.size)
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One transaction ``(S, n)``: buyer ``n`` gets the channels of sellers ``S`` (input indices),
+    adding marginal revenue ``delta`` (eq. (30)) when the running virtual surplus was ``gamma``."""
+
+    buyer: int
+    sellers: tuple[int, ...]
+    delta: float
+    gamma: float
+
+
+class _State:
+    """Mutable state of one run of Algorithm 7/10, kept incrementally.
+
+    Sellers are ranked by (ψ, input order) and each buyer's usable channels (eligible and not
+    blocked by a conflicting holder) are a bit set over that ranking (a Python ``int``), so that
+    "reuse first, then the cheapest unsold" (Algorithm 9) is "lowest bits first". ``cost[n]`` is the
+    virtual cost of buyer ``n``'s best set of ``r_n`` channels and ``cost1[n]`` of ``r_n − 1``
+    channels (``inf`` if impossible); ``score[n] = r_n φ_n − cost[n]`` for active buyers (``−inf``
+    otherwise). A transaction changes only the rows of the winner's conflict neighbours and, when
+    it sells new channels, the rows that could use them.
+    """
+
+    def __init__(self, market: Market, skip_buyer: int | None, skip_seller: int | None) -> None:
+        self.market = market
+        n = market.n_buyers
+        self.psi_r: list[float] = [float(x) for x in market.psi[market.order]]
+        self.rphi: list[float] = [float(x) for x in market.demand * market.phi]
+        self.r: list[int] = [int(x) for x in market.demand]
+        self.usable: list[int] = list(market.eligible_bits)
+        self.sold = 0
+        self.active: list[bool] = [True] * n
+        self.observer = skip_buyer
+        if skip_buyer is not None:
+            self.active[skip_buyer] = False
+        self.cost = np.full(n, np.inf)
+        self.cost1 = np.full(n, np.inf)
+        self.score = np.full(n, -np.inf)
+        self.gamma = 0.0
+        self.trace: list[Transaction] = []
+        if skip_seller is not None:
+            keep = ~(1 << int(market.rank[skip_seller]))
+            self.usable = [u & keep for u in self.usable]
+        for k in range(n):
+            self._update(k)
+
+    def copy(self) -> _State:
+        new = object.__new__(_State)
+        new.__dict__.update(self.__dict__)
+        new.usable = list(self.usable)
+        new.active = list(self.active)
+        new.cost = self.cost.copy()
+        new.cost1 = self.cost1.copy()
+        new.score = self.score.copy()
+        new.trace = list(self.trace)
+        return new
+
+    def row_costs(self, k: int) -> tuple[float, float]:
+        """Buyer ``k``'s Algorithm-9 costs for ``r_k`` and for ``r_k − 1`` channels."""
+        u = self.usable[k]
+        r = self.r[k]
+        have = (u & self.sold).bit_count()  # reusable channels cost nothing
+        if have >= r:
+            return 0.0, 0.0
+        fresh = u & ~self.sold
+        c1 = c = 0.0 if have >= r - 1 else math.inf
+        total = 0.0
+        for got in range(have + 1, r + 1):
+            if not fresh:
+                c = math.inf
+                if got <= r - 1:
+                    c1 = math.inf
+                break
+            low = fresh & -fresh
+            total += self.psi_r[low.bit_length() - 1]
+            fresh ^= low
+            if got == r - 1:
+                c1 = total
+            if got == r:
+                c = total
+        return c, c1
+
+    def _update(self, k: int) -> None:
+        """Refresh buyer ``k``'s costs and score."""
+        c, c1 = self.row_costs(k)
+        self.cost[k] = c
+        self.cost1[k] = c1
+        self.score[k] = self.rphi[k] - c if self.active[k] else -math.inf
+
+    def same_future(self, other: _State, n: int) -> bool:
+        """Whether the run from ``self`` (without ``n``) makes the same choices as from ``other``:
+        same sold channels, same active buyers, same usable channels for them and for ``n``."""
+        if self.sold != other.sold or self.active != other.active:
+            return False
+        if self.usable == other.usable:
+            return True
+        mine, theirs = self.usable, other.usable
+        if mine[n] != theirs[n]:
+            return False
+        return all(mine[k] == theirs[k] for k, a in enumerate(self.active) if a)
+
+    def apply(self, buyer: int, bits: int, delta: float) -> None:
+        """Add transaction ``(S, buyer)`` (``bits`` = ranked positions of ``S`` as a bit set)."""
+        m = self.market
+        sellers = tuple(sorted(int(m.order[c]) for c in _bit_positions(bits)))
+        self.trace.append(Transaction(buyer, sellers, float(delta), self.gamma))
+        self.gamma += delta
+        new = bits & ~self.sold
+        self.sold |= bits
+        self.active[buyer] = False
+        self.score[buyer] = -math.inf
+        self.cost1[buyer] = math.inf
+        keep = ~bits
+        dirty: set[int] = set()
+        usable = self.usable
+        for k in m.neighbors[buyer]:
+            if usable[k] & bits:
+                usable[k] &= keep
+                dirty.add(k)
+        if new:
+            # rows that cannot get r − 1 channels stay so (usable sets only shrink): skip them
+            live = np.flatnonzero(self.cost1 < math.inf).tolist()
+            if self.observer is not None:
+                live.append(self.observer)
+            dirty.update(k for k in live if usable[k] & new)
+        obs = self.observer
+        for k in dirty:
+            if self.active[k] or k == obs:
+                self._update(k)
+
+    def choose_sellers(self, buyer: int) -> int:
+        """The seller set ``S*`` of Algorithm 9 for ``buyer`` (a bit set of ranked positions)."""
+        r = self.r[buyer]
+        u = self.usable[buyer]
+        pick = 0
+        for pool in (u & self.sold, u & ~self.sold):
+            while pool and r:
+                low = pool & -pool
+                pick |= low
+                pool ^= low
+                r -= 1
+        return pick
+
+    def step(self) -> tuple[int, float] | None:
+        """``MaxMarginalRev(T)``: the best buyer and its ``Δ``, or ``None`` if none is feasible."""
+        k = int(np.argmax(self.score))  # first maximum: ties to the buyer listed first
+        best = float(self.score[k])
+        if best == -math.inf:
+            return None
+        return k, best
+
+    def accepts(self, delta: float) -> bool:
+        """Line 4 of Algorithm 7 (``γ + Δ ≥ 0``) or of Algorithm 10 (``Δ ≥ 0``)."""
+        return delta >= 0.0 if self.market.profit else self.gamma + delta >= 0.0
+
+    def final_target(self) -> float:
+        """Marginal revenue an extra transaction needs after the last round: ``−γ_k`` or ``0``."""
+        return 0.0 if self.market.profit else -self.gamma
+
+
+def _bit_positions(bits: int) -> list[int]:
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
+
+
+def _run(
+    state: _State, on_round: Callable[[_State, Transaction | None], bool | None] | None
+) -> _State:
+    """The loop of Algorithms 7/10 from ``state``; ``on_round(state, t)`` is called before each
+    round is applied (``t = None`` for the final, failing or empty, round ``k + 1``); if it
+    returns ``True`` the run stops early (the caller needs nothing more from it)."""
+    market = state.market
+    while True:
+        best = state.step()
+        if best is None or not state.accepts(best[1]):
+            if on_round is not None:
+                on_round(state, None)
+            return state
+        buyer, delta = best
+        bits = state.choose_sellers(buyer)
+        if on_round is not None:
+            sellers = tuple(sorted(int(market.order[c]) for c in _bit_positions(bits)))
+            if on_round(state, Transaction(buyer, sellers, delta, state.gamma)):
+                return state
+        state.apply(buyer, bits, delta)
+
+
+def determine_winners(
+    market: Market, skip_buyer: int | None = None, skip_seller: int | None = None
+) -> list[Transaction]:
+    """Winner determination, Algorithm 7 (budget-balanced) or Algorithm 10 (profit-driven).
+
+    ``skip_buyer`` / ``skip_seller`` run the market without that agent (line 1 of Algorithms
+    11–12). Returns the transactions ``((S_1, j_1), …, (S_k, j_k))`` in the order they were added.
+    """
+    return _run(_State(market, skip_buyer, skip_seller), None).trace
+
+
+def _buyer_rounds(
+    state: _State, n: int, snaps: Sequence[_State] = (), trace: Sequence[Transaction] = ()
+) -> float:
+    """Finish the run without buyer ``n`` from ``state``; the least virtual value ``φ_n`` that
+    would have made ``n`` chosen in one of the remaining rounds (Algorithm 11 lines 3–9).
+
+    ``snaps``/``trace``: the full run's snapshots and transactions, when ``state`` was taken from
+    the snapshot of the round in which ``n`` won. As soon as the run without ``n`` reaches a state
+    from which it makes the same choices as the full run (:meth:`_State.same_future`), the rest
+    is read off the full run's snapshots instead of being simulated.
+    """
+    r = float(state.market.demand[n])
+    profit = state.market.profit
+    best = math.inf
+    merged_at: int | None = None
+
+    def on_round(st: _State, t: Transaction | None) -> bool:
+        nonlocal best, merged_at
+        if snaps:
+            p = len(st.trace) + 1  # the full run has n's transaction too
+            if p < len(snaps) and st.same_future(snaps[p], n):
+                merged_at = p
+                return True
+        c = float(st.cost[n])
+        if c == math.inf:
+            # usable sets only shrink: once n cannot get r_n channels it never can again
+            return st.usable[n].bit_count() < st.r[n]
+        target = t.delta if t is not None else st.final_target()
+        best = min(best, (target + c) / r)
+        return False
+
+    end = _run(state, on_round)
+    if merged_at is None:
+        return best
+    gamma = end.gamma
+    for i in range(merged_at, len(trace)):
+        c = snaps[i].row_costs(n)[0]
+        delta = trace[i].delta
+        if not (delta >= 0.0 if profit else gamma + delta >= 0.0):
+            return min(best, ((0.0 if profit else -gamma) + c) / r) if c < math.inf else best
+        if c < math.inf:
+            best = min(best, (delta + c) / r)
+        gamma += delta
+    # the full run stopped; the run without n has the same state but its own γ
+    rest = snaps[len(trace)].copy()
+    rest.gamma = gamma
+    rest.observer = n
+    rest._update(n)
+    snaps_off: Sequence[_State] = ()
+    return min(best, _buyer_rounds(rest, n, snaps_off))
+
+
+def _seller_rounds(state: _State, m: int) -> float:
+    """Finish the run without seller ``m`` from ``state``; the largest virtual ask ``ψ_m`` that
+    would have made ``m`` chosen in one of the remaining rounds (Algorithm 12 lines 3–9):
+    ``max_j r_j φ_j − C^{−m}_j − Δ_l`` over active buyers ``j`` that may use ``m``, where
+    ``C^{−m}_j`` is the cost of ``j``'s best ``r_j − 1`` other channels (Algorithm 8, Lemma 3)."""
+    mk = state.market
+    rphi = mk.demand * mk.phi
+    elig = mk.eligible[:, m]
+    best = -math.inf
+
+    def on_round(st: _State, t: Transaction | None) -> bool:
+        nonlocal best
+        # cost1 is inf for inactive buyers and for those that cannot get r − 1 channels, forever
+        v = float(np.max(np.where(elig, rphi - st.cost1, -np.inf)))
+        if v == -math.inf:
+            return True
+        target = t.delta if t is not None else st.final_target()
+        best = max(best, v - target)
+        return False
+
+    _run(state, on_round)
+    return best
+
+
+def buyer_threshold(market: Market, n: int) -> float:
+    """Critical *virtual value* of buyer ``n``: the least ``φ_n`` with which it wins.
+
+    Algorithm 11 (profit-driven) / proof of Proposition 10 (budget-balanced) in virtual space:
+    rerun without ``n``; in round ``l`` it would be chosen iff ``r_n φ − C_n(T_{l−1}) ≥ Δ_l``
+    (line 4; ``C_n`` = cost of its Algorithm-9 set), after the last round iff
+    ``r_n φ − C_n(T_k) ≥ 0`` (Alg. 10) or ``≥ −γ_k`` (Alg. 7) (line 8). Simple version (one
+    rerun from scratch); :func:`critical_thresholds` computes all of them faster.
+    """
+    return _buyer_rounds(_State(market, n, None), n)
+
+
+def seller_threshold(market: Market, m: int) -> float:
+    """Critical *virtual ask* of seller ``m``: the largest ``ψ_m`` with which it sells.
+
+    Algorithm 12 / proof of Proposition 11 in virtual space: rerun without ``m``; in round ``l``
+    it would be chosen with buyer ``j`` iff ``r_j φ_j − ψ_m − C^{−m}_j(T_{l−1}) ≥ Δ_l`` (line 4,
+    Algorithm 8's set, Lemma 3), after the last round iff the left side is ``≥ 0`` / ``≥ −γ_k``.
+    """
+    return _seller_rounds(_State(market, None, m), m)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Winner determination plus the critical virtual values of every winner."""
+
+    trace: tuple[Transaction, ...]
+    buyer: dict[int, float]
+    seller: dict[int, float]
+
+
+def critical_thresholds(market: Market) -> Thresholds:
+    """All critical virtual values at once (the fast path behind :func:`clear`).
+
+    The run without a winning buyer coincides with the full run until the round in which that
+    buyer won (removing an agent that is not chosen changes no earlier choice). So the full run
+    keeps, before each round, a snapshot of its state; a buyer's threshold over the earlier rounds
+    is read off the buyer's own set costs there, and its rerun starts from the snapshot of its
+    round. Sellers are rerun from the start (a seller's presence changes other buyers' sets).
+    """
+    state = _State(market, None, None)
+    snaps: list[_State] = []
+    early = np.full(market.n_buyers, np.inf)
+    r = market.demand.astype(float)
+
+    def on_round(st: _State, t: Transaction | None) -> None:
+        snaps.append(st.copy())
+        target = t.delta if t is not None else st.final_target()
+        cand = np.where(np.asarray(st.active), (target + st.cost) / r, np.inf)
+        if t is not None:
+            cand[t.buyer] = np.inf  # its own round is taken from its rerun
+        np.minimum(early, cand, out=early)
+
+    _run(state, on_round)
+    trace = tuple(state.trace)
+    buyer: dict[int, float] = {}
+    for ell, t in enumerate(trace):
+        st = snaps[ell].copy()
+        st.active[t.buyer] = False
+        st.score[t.buyer] = -math.inf
+        st.observer = t.buyer
+        buyer[t.buyer] = min(float(early[t.buyer]), _buyer_rounds(st, t.buyer, snaps, trace))
+    sold = sorted({i for t in trace for i in t.sellers})
+    seller = {i: seller_threshold(market, i) for i in sold}
+    return Thresholds(trace, buyer, seller)
+
+
+# --------------------------------------------------------------------------------------------------
+# the mechanism on an Instance
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An :class:`Instance` turned into a :class:`Market` plus its distributions."""
+
+    instance: Instance
+    market: Market
+    buyer_dists: tuple[Any, ...]
+    seller_dists: tuple[Any, ...]
+
+
+def prepare(instance: Instance) -> Prepared:
+    """Compute virtual values, the conflict matrix and the eligibility matrix of ``instance``."""
+    buyers, sellers = instance.buyers, instance.sellers
+    bd = tuple(b.distribution for b in buyers)
+    sd = tuple(s.distribution for s in sellers)
+    bidx = {b.id: k for k, b in enumerate(buyers)}
+    sidx = {s.id: k for k, s in enumerate(sellers)}
+    n, m = len(buyers), len(sellers)
+    conflict = nx.to_numpy_array(
+        conflict_graph(instance), nodelist=[b.id for b in buyers], dtype=bool, weight=None
+    )
+    if instance.eligible is None:
+        eligible = np.ones((n, m), dtype=bool)
+    else:
+        eligible = np.ones((n, m), dtype=bool)
+        for bid, sl in instance.eligible.items():
+            eligible[bidx[bid]] = False
+            eligible[bidx[bid], [sidx[s] for s in sl]] = True
+    market = Market(
+        phi=np.array([buyer_phi(d, b.bid) for d, b in zip(bd, buyers, strict=True)]),
+        psi=np.array([seller_psi(d, s.ask) for d, s in zip(sd, sellers, strict=True)]),
+        demand=np.array([b.demand for b in buyers]),
+        conflict=conflict,
+        eligible=eligible,
+        profit=instance.variant == "profit",
+    )
+    return Prepared(instance, market, bd, sd)
+
+
+def conflict_graph(instance: Instance) -> nx.Graph:
+    """The conflict graph ``G`` of ``instance`` as a :mod:`networkx` graph on buyer ids."""
+    graph = nx.Graph()
+    graph.add_nodes_from(b.id for b in instance.buyers)
+    graph.add_edges_from(instance.conflicts)
+    return graph
+
+
+def _with_bid(prep: Prepared, n: int, bid: float) -> Market:
+    mk = prep.market
+    phi = mk.phi.copy()
+    phi[n] = buyer_phi(prep.buyer_dists[n], bid)
+    return Market(phi, mk.psi, mk.demand, mk.conflict, mk.eligible, mk.profit)
+
+
+def _with_ask(prep: Prepared, m: int, ask: float) -> Market:
+    mk = prep.market
+    psi = mk.psi.copy()
+    psi[m] = seller_psi(prep.seller_dists[m], ask)
+    return Market(mk.phi, psi, mk.demand, mk.conflict, mk.eligible, mk.profit)
+
+
+def _buyer_wins(market: Market, n: int) -> bool:
+    return any(t.buyer == n for t in determine_winners(market))
+
+
+def _seller_wins(market: Market, m: int) -> bool:
+    return any(m in t.sellers for t in determine_winners(market))
+
+
+#: Relative width above which an interval of reports with the same (ironed) virtual value counts as
+#: a flat ironed piece rather than rounding noise.
+_FLAT = 1e-6
+
+
+def critical_bid(prep: Prepared, n: int, threshold: float | None = None) -> float:
+    """Critical per-channel bid ``c_n`` of winning buyer ``n``: ``inf{b : n wins}``.
+
+    The virtual threshold ``y*`` of :func:`buyer_threshold` is inverted through ``φ̄_n``. Where
+    ``φ̄_n`` is flat at level ``y*`` (ironing), whether the flat interval wins depends on the
+    tie-breaking, so one extra run inside the interval decides between its two ends.
+    """
+    y = buyer_threshold(prep.market, n) if threshold is None else threshold
+    dist = prep.buyer_dists[n]
+    price = inverse_buyer_phi(dist, y)
+    eps = 1e-9 * (1.0 + abs(y))
+    lo = inverse_buyer_phi(dist, y - eps)
+    hi = inverse_buyer_phi(dist, y + eps)
+    if not hi - lo > _FLAT * (1.0 + abs(lo)):
+        return float(price)
+    mid = 0.5 * (lo + hi)
+    return float(lo) if _buyer_wins(_with_bid(prep, n, mid), n) else float(hi)
+
+
+def critical_ask(prep: Prepared, m: int, threshold: float | None = None) -> float:
+    """Critical ask ``p_m`` of winning seller ``m``: ``sup{a : m sells}``.
+
+    The virtual threshold ``z*`` of :func:`seller_threshold` is inverted through ``ψ̄_m``; a flat
+    ironed interval at level ``z*`` is settled by one extra run, as in :func:`critical_bid`.
+    """
+    z = seller_threshold(prep.market, m) if threshold is None else threshold
+    dist = prep.seller_dists[m]
+    price = inverse_seller_psi(dist, z)
+    eps = 1e-9 * (1.0 + abs(z))
+    hi = inverse_seller_psi(dist, z + eps)
+    lo = inverse_seller_psi(dist, z - eps)
+    if not hi - lo > _FLAT * (1.0 + abs(hi)):
+        return float(price)
+    mid = 0.5 * (lo + hi)
+    return float(hi) if _seller_wins(_with_ask(prep, m, mid), m) else float(lo)
+
+
+def clear(instance: Instance) -> Outcome:
+    """Clear a District-D market: winners by Algorithm 7 or 10, critical-value prices."""
+    prep = prepare(instance)
+    market = prep.market
+    th = critical_thresholds(market)
+    trace = th.trace
+    buyers, sellers = instance.buyers, instance.sellers
+    alloc: dict[str, Any] = {b.id: [] for b in buyers}
+    alloc.update({s.id: [] for s in sellers})
+    pay: dict[str, float] = {pid: 0.0 for pid in alloc}
+    vals: dict[str, float] = {pid: 0.0 for pid in alloc}
+    sold: dict[int, list[str]] = {}
+    for t in trace:
+        b = buyers[t.buyer]
+        alloc[b.id] = [sellers[i].id for i in t.sellers]
+        for i in t.sellers:
+            sold.setdefault(i, []).append(b.id)
+        price = critical_bid(prep, t.buyer, th.buyer[t.buyer])
+        pay[b.id] = b.demand * price
+        vals[b.id] = b.demand * b.bid
+    for i, holders in sorted(sold.items()):
+        s = sellers[i]
+        alloc[s.id] = holders
+        pay[s.id] = -critical_ask(prep, i, th.seller[i])
+        vals[s.id] = -s.ask
+    virtual = math.fsum(t.delta for t in trace)
+    return Outcome(
+        mechanism="district",
+        allocation=alloc,
+        payments=pay,
+        values=vals,
+        details={
+            "variant": instance.variant,
+            "virtual_surplus": virtual,
+            "channels_used": len(sold),
+            "buyers_served": len(trace),
+            "rounds": [
+                {
+                    "buyer": buyers[t.buyer].id,
+                    "sellers": [sellers[i].id for i in t.sellers],
+                    "delta": t.delta,
+                }
+                for t in trace
+            ],
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# auditor hooks
+# --------------------------------------------------------------------------------------------------
+
+
+def true_value(instance: Instance, pid: str, allocation: Any) -> float:
+    """Value of ``allocation`` to ``pid``: a buyer values its ``r_n`` channels at ``r_n b_n`` (all
+    or nothing), a seller values selling at ``−a_m`` (its channel is sold once, whatever the reuse).
+    """
+    for b in instance.buyers:
+        if b.id == pid:
+            return b.demand * b.bid if len(allocation) >= b.demand else 0.0
+    s = next(s for s in instance.sellers if s.id == pid)
+    return -s.ask if len(allocation) > 0 else 0.0
+
+
+def roles(instance: Instance) -> dict[str, Literal["buyer", "seller"]]:
+    out: dict[str, Literal["buyer", "seller"]] = {b.id: "buyer" for b in instance.buyers}
+    out.update({s.id: "seller" for s in instance.sellers})
+    return out
+
+
+_UNIFORMS = ((0.0, 10.0), (0.0, 6.0), (2.0, 12.0))
+
+
+def random_instance(rng: np.random.Generator, variant: Variant | None = None) -> Instance:
+    """A small random market: 1–4 sellers, 1–5 buyers, demands 1–2 (half the instances unit
+    demand), a random conflict graph, sometimes local markets; uniform distributions and reports
+    drawn from them (so that ex-ante budget balance can be checked)."""
+    m = int(rng.integers(1, 5))
+    n = int(rng.integers(1, 6))
+    multi = bool(rng.random() < 0.5)
+    var: Variant = variant or ("profit" if rng.random() < 0.5 else "budget-balanced")
+
+    def dist() -> dict[str, Any]:
+        lo, hi = _UNIFORMS[int(rng.integers(len(_UNIFORMS)))]
+        return {"type": "uniform", "low": lo, "high": hi}
+
+    sellers = []
+    for k in range(m):
+        d = dist()
+        sellers.append(
+            Seller(id=f"s{k}", ask=float(rng.uniform(d["low"], d["high"])), distribution=d)
+        )
+    buyers = []
+    for k in range(n):
+        d = dist()
+        r = int(rng.integers(1, min(2, m) + 1)) if multi else 1
+        buyers.append(
+            Buyer(id=f"b{k}", bid=float(rng.uniform(d["low"], d["high"])), demand=r, distribution=d)
+        )
+    p = float(rng.uniform(0, 0.7))
+    conflicts = tuple(
+        (f"b{i}", f"b{j}") for i in range(n) for j in range(i + 1, n) if rng.random() < p
+    )
+    eligible = None
+    if rng.random() < 0.3:
+        eligible = {
+            f"b{i}": tuple(f"s{k}" for k in range(m) if rng.random() < 0.7) for i in range(n)
+        }
+    return Instance(
+        variant=var,
+        sellers=tuple(sellers),
+        buyers=tuple(buyers),
+        conflicts=conflicts,
+        eligible=eligible,
+    )
+
+
+def deviations(
+    instance: Instance, pid: str, rng: np.random.Generator
+) -> Iterator[tuple[str, Instance]]:
+    """Misreports of ``pid``: bid/ask on a grid over [0, 13], next to the truth and next to the
+    other reports, and random points. Demands are not misreported (the seed takes them as known).
+    """
+    buyers, sellers = list(instance.buyers), list(instance.sellers)
+    others = [b.bid for b in buyers if b.id != pid] + [s.ask for s in sellers if s.id != pid]
+    for k, b in enumerate(buyers):
+        if b.id == pid:
+            for x in scalar_grid(b.bid, 0.0, 13.0, 6, 3, rng) + [o + 1e-6 for o in others]:
+                nb = list(buyers)
+                nb[k] = b.model_copy(update={"bid": float(x)})
+                yield f"bid={x:.6g}", instance.model_copy(update={"buyers": tuple(nb)})
+            return
+    for k, s in enumerate(sellers):
+        if s.id == pid:
+            pts = scalar_grid(s.ask, 0.0, 13.0, 6, 3, rng) + [max(o - 1e-6, 0.0) for o in others]
+            for x in pts:
+                ns = list(sellers)
+                ns[k] = s.model_copy(update={"ask": float(x)})
+                yield f"ask={x:.6g}", instance.model_copy(update={"sellers": tuple(ns)})
+            return
+
+
+SPEC = MechanismSpec(
+    name="district",
+    title="District-D: Bayesian-optimal truthful spectrum double auction with local markets",
+    source="seed 003 (Wang, Liang, Li, IEEE TMC), Appendices A–C, Algorithms 7–12",
+    instance_type=Instance,
+    clear=clear,
+    roles=roles,
+    true_value=true_value,
+    claims=frozenset({"ic", "ir", "npt", "bb-ex-ante"}),
+    random_instance=random_instance,
+    deviations=deviations,
+    example="district.json",
+)
