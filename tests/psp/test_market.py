@@ -1,0 +1,308 @@
+"""Tests of the distributed data-exchange market (seed 002 §3): local auction rules, buyer and
+seller strategies, the simulation, the worked example and the centralised optimum."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from specmarket.errors import InvalidInput
+from specmarket.mechanisms.psp.local_auction import (
+    allocate,
+    available,
+    costs,
+    next_reserve,
+    outsider_price,
+)
+from specmarket.mechanisms.psp.market import (
+    DataBuyer,
+    DataMarket,
+    DataSeller,
+    centralised_optimum,
+    random_market,
+    simulate,
+    valuation,
+    worked_example,
+)
+
+# ------------------------------------------------------------------ local auction (eqs. 18–27)
+
+
+def test_allocation_splits_ties_in_proportion_eq20() -> None:
+    q = np.array([30.0, 20.0, 40.0])
+    p = np.array([2.0, 1.0, 1.0])
+    a = allocate(q, p, 70.0)
+    # 30 to the price-2 bid; 40 left for 60 at price 1, shared 20:40
+    np.testing.assert_allclose(a, [30.0, 40.0 / 3.0, 80.0 / 3.0])
+
+
+def test_bids_below_reserve_get_nothing() -> None:
+    a = allocate(np.array([10.0, 10.0]), np.array([1.0, 3.0]), 100.0, reserve=2.0)
+    np.testing.assert_allclose(a, [0.0, 10.0])
+
+
+def test_available_eq18_counts_only_higher_prices() -> None:
+    q = np.array([30.0, 20.0])
+    p = np.array([2.0, 1.0])
+    assert available(q, p, 65.0, 1.0) == pytest.approx(35.0)
+    assert available(q, p, 65.0, 0.5) == pytest.approx(15.0)
+    assert available(q, p, 65.0, 0.5, reserve=0.8) == 0.0
+
+
+def _literal_costs(q: np.ndarray, p: np.ndarray, supply: float, reserve: float) -> np.ndarray:
+    """Eq. (21) with the reserve as the seller's own bid (D, p_*): an explicit auction."""
+    qq = np.append(q, supply)
+    pp = np.append(p, reserve)
+    full = allocate(qq, pp, supply, 0.0)
+    out = np.zeros(q.size)
+    for i in range(q.size):
+        q2 = qq.copy()
+        q2[i] = 0.0
+        without = allocate(q2, pp, supply, 0.0)
+        d = without - full
+        d[i] = 0.0
+        out[i] = float(np.dot(pp, d))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 40), st.integers(1, 8)), min_size=1, max_size=7),
+    st.integers(10, 120),
+    st.integers(0, 3),
+)
+def test_costs_eq21_match_literal_definition(
+    bids: list[tuple[int, int]], supply: int, reserve: int
+) -> None:
+    # prices strictly above the reserve so the explicit reserve bid never ties with a buyer
+    q = np.array([b[0] for b in bids], dtype=float)
+    p = np.array([b[1] + 0.5 for b in bids], dtype=float)
+    r = float(reserve) * 0.5 + 0.25
+    np.testing.assert_allclose(costs(q, p, supply, r), _literal_costs(q, p, supply, r), atol=1e-9)
+
+
+def test_cost_is_what_is_displaced() -> None:
+    # seller 2 of the worked example at t = 0: A (50 @ 1) is displaced by everybody
+    q = np.array([50.0, 40.0, 26.0, 20.0, 14.0])
+    p = np.array([1.0, 1.2, 1.5, 2.0, 2.2])
+    c = costs(q, p, 85.0, 0.01)
+    # E displaces 14 units of B's partial bid (B then gets 39 of 40) → 14 units at 1.2 ... then A
+    a = allocate(q, p, 85.0)
+    np.testing.assert_allclose(a, [0.0, 25.0, 26.0, 20.0, 14.0])
+    assert c[4] == pytest.approx(14 * 1.2 + 0.0)  # B absorbs all 14 (it still wants 15)
+    assert c[1] == pytest.approx(25 * 1.0)  # without B, A gets 25 at price 1
+
+
+def test_reserve_eq25_eq27() -> None:
+    q = np.array([50.0, 40.0, 26.0, 20.0, 14.0])
+    p = np.array([1.0, 1.2, 1.5, 2.0, 2.2])
+    assert outsider_price(q, p, 85.0) == pytest.approx(1.0)
+    assert next_reserve(0.01, q, p, 85.0, 0.01, 10.0) == pytest.approx(1.01)
+    assert next_reserve(0.01, q, p, 85.0, 0.01, 0.5) == pytest.approx(0.5)  # capped at p^κ
+    # everything fits: sticky keeps the reserve, "current" falls back to ε
+    assert outsider_price(q[1:], p[1:], 200.0) is None
+    assert next_reserve(1.01, q[1:], p[1:], 200.0, 0.01, 10.0) == pytest.approx(1.01)
+    assert next_reserve(1.01, q[1:], p[1:], 200.0, 0.01, 10.0, sticky=False) == 0.01
+
+
+# ------------------------------------------------------------------ the worked example (§3.4.4)
+
+
+def test_worked_example_end_state() -> None:
+    res = simulate(worked_example(), keep_trace=True)
+    assert res.converged and res.rounds <= 4
+    alloc = res.outcome.allocation
+    assert alloc["A"]["sellers"] == pytest.approx({"1": 25.0, "2": 25.0})
+    assert alloc["B"]["sellers"] == pytest.approx({"1": 40.0})
+    assert alloc["C"]["sellers"] == pytest.approx({"2": 26.0})
+    assert alloc["D"]["sellers"] == pytest.approx({"2": 20.0})
+    assert alloc["E"]["sellers"] == pytest.approx({"2": 14.0})
+    assert alloc["1"] == pytest.approx(65.0) and alloc["2"] == pytest.approx(85.0)
+    # price 1 + ε: seller 2's reserve, the price of A's consistent bid, and what C, D, E pay
+    eps = 0.01
+    assert res.outcome.details["reserves"]["2"] == pytest.approx(1 + eps)
+    assert res.outcome.details["bids"]["A"]["price"] == pytest.approx(1 + eps)
+    for pid, qty in (("C", 26.0), ("D", 20.0), ("E", 14.0)):
+        assert res.outcome.payments[pid] == pytest.approx(qty * (1 + eps))
+    assert res.efficiency == pytest.approx(1.0)
+
+
+def test_worked_example_trajectory() -> None:
+    res = simulate(worked_example(), keep_trace=True)
+    t0, t1, t2 = res.trace[0], res.trace[1], res.trace[2]
+    # t = 0: everybody bids truthfully at the larger seller 2
+    assert {c["seller"] for c in t0["bids"]} == {"2"}
+    assert t0["sellers"]["2"]["reserve"] == pytest.approx(1.01)
+    # t = 1: A (outbid) and B (partial: 25 of 40) move to seller 1; C, D, E hold
+    moved = {(c["buyer"], c["seller"], c["quantity"]) for c in t1["bids"]}
+    assert moved == {("A", "1", 50.0), ("A", "2", 0.0), ("B", "1", 40.0), ("B", "2", 0.0)}
+    # t = 2: A splits 25 + 25 consistently over both sellers at one price
+    assert {(c["seller"], c["quantity"]) for c in t2["bids"]} == {("1", 25.0), ("2", 25.0)}
+    assert len({c["price"] for c in t2["bids"]}) == 1
+    assert res.trace[3]["bids"] == []
+
+
+def test_worked_example_asynchronous_reaches_same_allocation() -> None:
+    for seed in range(5):
+        m = worked_example().model_copy(update={"order": "asynchronous", "seed": seed})
+        res = simulate(m)
+        assert res.converged
+        total = {b: res.outcome.allocation[b]["total"] for b in "ABCDE"}
+        assert total == pytest.approx({"A": 50.0, "B": 40.0, "C": 26.0, "D": 20.0, "E": 14.0})
+
+
+# ------------------------------------------------------------------ strategies
+
+
+def test_buyer_bids_consistently_over_fewest_sellers() -> None:
+    # 60 wanted, sellers 40, 35, 30: one seller cannot cover, two can (2·35 ≥ 60)
+    m = DataMarket(
+        buyers=(DataBuyer(id="x", demand=60.0, value=2.0),),
+        sellers=(
+            DataSeller(id="a", supply=40.0),
+            DataSeller(id="b", supply=35.0),
+            DataSeller(id="c", supply=30.0),
+        ),
+    )
+    res = simulate(m)
+    assert res.outcome.allocation["x"]["sellers"] == pytest.approx({"a": 30.0, "b": 30.0})
+
+
+def test_isp_buys_the_rest_when_value_exceeds_overage_price() -> None:
+    m = DataMarket(
+        buyers=(DataBuyer(id="x", demand=50.0, value=8.0),),
+        sellers=(DataSeller(id="a", supply=20.0),),
+        isp_price=3.0,
+    )
+    res = simulate(m)
+    a = res.outcome.allocation["x"]
+    assert a["sellers"] == pytest.approx({"a": 20.0}) and a["isp"] == pytest.approx(30.0)
+    assert res.efficiency == pytest.approx(1.0)
+    # no one bids above the cap
+    assert res.outcome.details["bids"]["x"]["price"] <= 3.0
+
+
+def test_low_value_buyer_does_not_use_isp() -> None:
+    m = DataMarket(
+        buyers=(DataBuyer(id="x", demand=50.0, value=2.0),),
+        sellers=(DataSeller(id="a", supply=20.0),),
+        isp_price=3.0,
+    )
+    assert simulate(m).outcome.allocation["x"]["isp"] == 0.0
+
+
+def test_late_seller_and_buyer_join() -> None:
+    m = DataMarket(
+        buyers=(
+            DataBuyer(id="x", demand=30.0, value=2.0),
+            DataBuyer(id="y", demand=30.0, value=3.0, join_round=3),
+        ),
+        sellers=(DataSeller(id="a", supply=30.0), DataSeller(id="b", supply=30.0, join_round=5)),
+    )
+    res = simulate(m, keep_trace=True)
+    assert res.converged and res.rounds >= 6
+    assert "b" in res.trace[5]["joined"] and "y" in res.trace[3]["joined"]
+    assert res.outcome.allocation["x"]["total"] == pytest.approx(30.0)
+    assert res.outcome.allocation["y"]["total"] == pytest.approx(30.0)
+
+
+# ------------------------------------------------------------------ optimum, simulation properties
+
+
+def _greedy_optimum(buyers: list[DataBuyer], supply: float, isp: float, step: float) -> float:
+    """Slow reference: hand out small units to the highest marginal value."""
+    x = np.zeros(len(buyers))
+    left = supply
+    w = 0.0
+    while True:
+        mv = np.array(
+            [
+                b.value * (1 - b.elasticity * (xi + step / 2) / b.demand)
+                if xi + step <= b.demand + 1e-12
+                else -1.0
+                for b, xi in zip(buyers, x, strict=False)
+            ]
+        )
+        k = int(np.argmax(mv))
+        price = 0.0 if left >= step else isp
+        if mv[k] <= price:
+            break
+        x[k] += step
+        w += mv[k] * step - price * step
+        left -= step
+    return w
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_optimum_matches_greedy_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    buyers = [
+        DataBuyer(
+            id=f"b{k}",
+            demand=float(rng.integers(1, 6)),
+            value=float(rng.uniform(1, 5)),
+            elasticity=float(rng.choice([0.0, 0.5, 1.0])),
+        )
+        for k in range(6)
+    ]
+    supply, isp = float(rng.integers(3, 15)), 3.0
+    opt = centralised_optimum(buyers, supply, isp)
+    ref = _greedy_optimum(buyers, supply, isp, 0.01)
+    assert opt.welfare == pytest.approx(ref, abs=0.05)
+    w = sum(valuation(b, opt.quantities[b.id]) for b in buyers) - isp * opt.isp
+    assert w == pytest.approx(opt.welfare)
+    assert sum(opt.quantities.values()) <= supply + opt.isp + 1e-9
+
+
+def test_random_market_is_feasible_and_deterministic() -> None:
+    m = random_market(25, 5, 0, max_rounds=300)
+    r1, r2 = simulate(m), simulate(m)
+    assert r1.outcome.to_json() == r2.outcome.to_json()
+    assert r1.rounds <= 301  # convergence is not guaranteed (see docs/psp.md); feasibility is
+    for s in m.sellers:
+        assert r1.outcome.allocation[s.id] <= s.supply + 1e-7
+    for b in m.buyers:
+        assert r1.outcome.allocation[b.id]["total"] <= b.demand + 1e-7
+    assert 0.85 <= r1.efficiency <= 1.0 + 1e-9
+    # revenue adds up: buyers' payments = sellers' receipts + ISP's
+    assert sum(r1.outcome.payments.values()) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_trace_is_json_lines_with_message_counts() -> None:
+    sink = io.StringIO()
+    res = simulate(worked_example(), trace=sink)
+    lines = [json.loads(x) for x in sink.getvalue().splitlines()]
+    assert [x["round"] for x in lines] == list(range(res.rounds))
+    assert lines[-1]["messages"] == res.messages
+    assert all(a["messages"] <= b["messages"] for a, b in itertools.pairwise(lines))
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"buyers": []}, "buyers"),
+        ({"sellers": [{"id": "s", "supply": -1.0}]}, "sellers[0].supply"),
+        (
+            {"buyers": [{"id": "b", "demand": 1.0, "value": 1.0, "elasticity": 2.0}]},
+            "buyers[0].elasticity",
+        ),
+        ({"epsilon": 20.0}, "epsilon"),
+        ({"buyers": [{"id": "isp", "demand": 1.0, "value": 1.0}]}, "buyers/sellers"),
+        ({"isp_price": float("nan")}, "isp_price"),
+    ],
+)
+def test_bad_input_names_the_field(patch: dict[str, object], field: str) -> None:
+    base = json.loads(json.dumps(worked_example().model_dump()))
+    base.update(patch)
+    with pytest.raises(InvalidInput) as exc:
+        DataMarket.parse(base)
+    assert exc.value.field == field

@@ -1,0 +1,52 @@
+"""CLI of the data-exchange market: `simulate data-market` and `clear data-market`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from specmarket.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def test_simulate_example_writes_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "run.jsonl"
+    res = runner.invoke(app, ["simulate", "data-market", "--example", "--trace", str(trace)])
+    assert res.exit_code == 0, res.output
+    assert "efficiency 1.0000" in res.output
+    lines = trace.read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[0])["round"] == 0
+
+
+def test_simulate_json_random_market() -> None:
+    res = runner.invoke(
+        app, ["simulate", "data-market", "--buyers", "8", "--sellers", "3", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["mechanism"] == "data-market" and 0 < out["efficiency"] <= 1 + 1e-9
+
+
+def test_clear_example_file() -> None:
+    res = runner.invoke(app, ["clear", "data-market", str(ROOT / "examples" / "data_market.json")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["allocation"]["A"]["sellers"] == {"1": 25.0, "2": 25.0}
+
+
+def test_bad_option_exits_2() -> None:
+    res = runner.invoke(app, ["simulate", "data-market", "--buyers", "0"])
+    assert res.exit_code == 2
+    assert "n_buyers" in res.output
+
+
+def test_bad_scenario_file_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "s.toml"
+    bad.write_text('n_buyers = 5\nreserve_policy = "nope"\n')
+    res = runner.invoke(app, ["simulate", "data-market", "--scenario", str(bad)])
+    assert res.exit_code == 2
+    assert "reserve_policy" in res.output
