@@ -7,7 +7,7 @@ registry (:mod:`specmarket.mechanisms`) discovers. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -103,3 +103,27 @@ def near_points(true: float, others: list[float], k: int = 3, eps: float = 1e-6)
     outcome of a threshold mechanism changes, so where a profitable misreport would show."""
     nearest = sorted(others, key=lambda v: abs(v - true))[:k]
     return [v + d for v in nearest for d in (-eps, eps) if v + d >= 0]
+
+
+def scalar_misreports(
+    instance: Any,
+    pid: str,
+    sides: tuple[tuple[str, str], ...],
+    points: Callable[[float], list[float]],
+) -> Iterator[tuple[str, Any]]:
+    """Unilateral misreports of one scalar report of ``pid``, for a mechanism's ``deviations``.
+
+    ``sides`` lists ``(list attribute, report field)`` pairs to look for ``pid`` in, e.g.
+    ``(("buyers", "bid"), ("sellers", "ask"))``; ``points(true)`` gives the reports to try. Yields
+    ``("field=value", instance with only that report changed)``.
+    """
+    for side, field_name in sides:
+        parts = list(getattr(instance, side))
+        for k, part in enumerate(parts):
+            if part.id != pid:
+                continue
+            for x in points(getattr(part, field_name)):
+                new = list(parts)
+                new[k] = part.model_copy(update={field_name: float(x)})
+                yield f"{field_name}={x:.6g}", instance.model_copy(update={side: tuple(new)})
+            return

@@ -37,7 +37,7 @@ from specmarket.core import (
     require_nonempty,
     require_unique_ids,
 )
-from specmarket.core.spec import near_points, scalar_grid
+from specmarket.core.spec import near_points, scalar_grid, scalar_misreports
 from specmarket.errors import InvalidInput
 
 
@@ -186,16 +186,12 @@ def deviations(
     others = [b.bid for b in instance.buyers if b.id != pid] + [
         s.ask for s in instance.sellers if s.id != pid
     ]
-    for side, field in (("buyers", "bid"), ("sellers", "ask")):
-        parts = list(getattr(instance, side))
-        for k, p in enumerate(parts):
-            if p.id != pid:
-                continue
-            true = getattr(p, field)
-            for x in scalar_grid(true, 0.0, 12.0, 5, 2, rng) + near_points(true, others):
-                parts[k] = p.model_copy(update={field: float(x)})
-                yield f"{field}={x:.6g}", instance.model_copy(update={side: tuple(parts)})
-            return
+    yield from scalar_misreports(
+        instance,
+        pid,
+        (("buyers", "bid"), ("sellers", "ask")),
+        lambda true: scalar_grid(true, 0.0, 12.0, 5, 2, rng) + near_points(true, others),
+    )
 
 
 SPEC = MechanismSpec(

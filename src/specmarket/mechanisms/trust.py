@@ -38,7 +38,7 @@ from specmarket.core import (
     require_nonempty,
     require_unique_ids,
 )
-from specmarket.core.spec import scalar_grid
+from specmarket.core.spec import scalar_grid, scalar_misreports
 
 
 class Seller(Model):
@@ -199,19 +199,13 @@ def deviations(
     other reports, random points."""
     others = [b.bid for b in instance.buyers if b.id != pid]
     others += [s.ask for s in instance.sellers if s.id != pid]
-    for side, key in (("buyers", "bid"), ("sellers", "ask")):
-        agents = list(getattr(instance, side))
-        for k, a in enumerate(agents):
-            if a.id != pid:
-                continue
-            true = getattr(a, key)
-            pts = scalar_grid(true, 0.0, 12.0, 7, 3, rng)
-            pts += [o + d for o in others for d in (-1e-6, 1e-6) if o + d >= 0]
-            for x in pts:
-                new = list(agents)
-                new[k] = a.model_copy(update={key: float(x)})
-                yield f"{key}={x:.6g}", instance.model_copy(update={side: tuple(new)})
-            return
+    near = [o + d for o in others for d in (-1e-6, 1e-6) if o + d >= 0]
+    yield from scalar_misreports(
+        instance,
+        pid,
+        (("buyers", "bid"), ("sellers", "ask")),
+        lambda true: scalar_grid(true, 0.0, 12.0, 7, 3, rng) + near,
+    )
 
 
 SPEC = MechanismSpec(

@@ -25,7 +25,7 @@ from specmarket.core import (
     require_nonempty,
     require_unique_ids,
 )
-from specmarket.core.spec import near_points, scalar_grid
+from specmarket.core.spec import near_points, scalar_grid, scalar_misreports
 
 
 class Bidder(Model):
@@ -90,13 +90,13 @@ def deviations(
 ) -> Iterator[tuple[str, Instance]]:
     """Misreported bids of ``pid``: a grid on [0, 12], points next to the truth and just around the
     nearest other bids, and random points."""
-    k = next(i for i, b in enumerate(instance.bidders) if b.id == pid)
-    true = instance.bidders[k].bid
     others = [b.bid for b in instance.bidders if b.id != pid]
-    for x in scalar_grid(true, 0.0, 12.0, 5, 2, rng) + near_points(true, others):
-        bidders = list(instance.bidders)
-        bidders[k] = bidders[k].model_copy(update={"bid": float(x)})
-        yield f"bid={x:.6g}", instance.model_copy(update={"bidders": tuple(bidders)})
+    yield from scalar_misreports(
+        instance,
+        pid,
+        (("bidders", "bid"),),
+        lambda true: scalar_grid(true, 0.0, 12.0, 5, 2, rng) + near_points(true, others),
+    )
 
 
 SPEC = MechanismSpec(
