@@ -30,7 +30,9 @@ that have a reason to act send their bids — all against the same snapshot (``o
 "synchronous"``, the seed's worked example) or one after the other in a seeded random order
 (``"asynchronous"``) — then each seller whose bid vector changed recomputes its auction and
 notifies its bidders. Buyers and sellers may join at any round. Every round is written to a
-JSON-lines trace; messages are counted.
+JSON-lines trace; messages are counted. From ``_VECTOR_MIN_SELLERS`` sellers on, a buyer's reply
+evaluates eq. (18) at every seller in one numpy pass (:class:`_Book`); the per-seller Python reply
+is kept as the reference (``simulate(..., reference=True)``), with identical results.
 
 Welfare and efficiency are measured against :func:`centralised_optimum`, the exact maximiser of
 ``Σ_i θ_i(x_i) − p^κ · (data bought from κ)`` subject to the sellers' supply.
@@ -79,6 +81,7 @@ __all__ = [
 
 _TOL = 1e-9
 ISP_ID = "isp"
+_VECTOR_MIN_SELLERS = 150  # below this the per-seller Python reply is faster than numpy's overhead
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ class _Seller:
     _dirty: bool = True
     naive: bool = False
     _prev_out: float | None = None
+    book: _Book | None = None
 
     def set_bid(self, buyer: str, q: float, p: float) -> None:
         if q <= 0:
@@ -265,6 +269,8 @@ class _Seller:
         else:
             self.bids[buyer] = (q, p)
         self._dirty = True
+        if self.book is not None:
+            self.book.dirty.add(self.rank)
 
     def _index(self) -> None:
         items = sorted(self.bids.values(), key=lambda qp: -qp[1])
@@ -480,6 +486,229 @@ def _best_reply(
 
 
 # ----------------------------------------------------------------------------------------------
+# Vectorised buyer replies (same arithmetic as the per-seller path above, all sellers at once)
+# ----------------------------------------------------------------------------------------------
+
+_Cands = tuple[np.ndarray, np.ndarray, np.ndarray]  # (available, rank, effective price), best first
+
+
+class _Book:
+    """All sellers' bid vectors as padded arrays, for eq. (18) at every seller in one numpy pass.
+
+    Row ``j`` (the seller's rank) holds its bid prices sorted in decreasing order (stable in the
+    bid dictionary's order, exactly like :meth:`_Seller._index`) and the prefix sums of their
+    quantities, so ``Σ_{p_k > y} d_k`` of every seller is a row-wise count and one gather, with the
+    same floating-point sums as the per-seller index. Rows are rebuilt only for sellers whose bids
+    changed (``dirty``); reserves are refreshed once per round (they move only in the sellers'
+    phase).
+    """
+
+    def __init__(self, sellers: list[_Seller]) -> None:
+        n = len(sellers)
+        self.sellers = sellers  # by rank
+        self.ids = [s.id for s in sellers]
+        self.rank_of = {s.id: s.rank for s in sellers}
+        self.supply = np.array([s.supply for s in sellers], dtype=float)
+        self.reserve = np.array([s.reserve for s in sellers], dtype=float)
+        self.active = np.zeros(n, dtype=bool)
+        self.count = np.zeros(n, dtype=np.int64)
+        self.width = 8
+        self.price = np.full((n, self.width), -np.inf)
+        self.cum = np.zeros((n, self.width + 1))
+        self.dirty: set[int] = set(range(n))
+
+    def refresh(self) -> None:
+        """Rebuild the rows of the sellers whose bids changed."""
+        for j in self.dirty:
+            s = self.sellers[j]
+            vals = list(s.bids.values())
+            k = len(vals)
+            if k > self.width:
+                w = max(k, 2 * self.width)
+                n = len(self.sellers)
+                price = np.full((n, w), -np.inf)
+                price[:, : self.width] = self.price
+                cum = np.zeros((n, w + 1))
+                cum[:, : self.width + 1] = self.cum
+                self.price, self.cum, self.width = price, cum, w
+            row_p = self.price[j]
+            row_c = self.cum[j]
+            row_p[:] = -np.inf
+            row_c[:] = 0.0
+            if k:
+                q = np.array([v[0] for v in vals], dtype=float)
+                p = np.array([v[1] for v in vals], dtype=float)
+                order = np.argsort(-p, kind="stable")
+                row_p[:k] = p[order]
+                np.cumsum(q[order], out=row_c[1 : k + 1])
+            self.count[j] = k
+        self.dirty.clear()
+
+    def set_reserves(self) -> None:
+        self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)
+
+    def available(
+        self, idx: np.ndarray, yj: np.ndarray, own_q: np.ndarray, own_p: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`_Seller.available_to` at sellers ``idx`` and prices ``yj`` (own bid excluded)."""
+        if idx.size == 0:
+            return np.zeros(0)
+        w = int(self.count[idx].max())
+        t = (yj - 2 * _TOL) + _TOL
+        k = (self.price[idx, :w] > t[:, None]).sum(axis=1)
+        used = self.cum[idx, k]
+        used = np.where(own_p[idx] >= yj - _TOL, used - own_q[idx], used)
+        return np.maximum(0.0, self.supply[idx] - used)
+
+
+class _Quotes:
+    """The eq. (18) quotes of one buyer's usable sellers, evaluated at any price in one pass.
+
+    Each evaluation is a row-wise count against the padded price matrix of the usable sellers and
+    a gather from the prefix sums (:meth:`_Book.available`). Candidates
+    are sorted (by decreasing availability, then rank, as :func:`_capacity_candidates`) only when
+    the pool is chosen; the capacity ``max_n n · D̄_(n)`` needs only the sorted availabilities.
+    """
+
+    def __init__(
+        self, book: _Book, usable: np.ndarray, own_q: np.ndarray, own_p: np.ndarray, eps: float
+    ) -> None:
+        self.book = book
+        self.usable = usable
+        self.reserve = book.reserve[usable]
+        self.own_q = own_q
+        self.own_p = own_p
+        self.eps = eps
+        self.steps = np.arange(1, usable.size + 1, dtype=float)
+
+    def at(self, y: float) -> _Cands:
+        """Usable sellers at price ``y``: (available, rank, effective price), unsorted."""
+        ok = ~(self.reserve > y + self.eps + _TOL)
+        idx = self.usable[ok]
+        yj = np.maximum(y, self.reserve[ok])
+        a = self.book.available(idx, yj, self.own_q, self.own_p)
+        keep = a > _TOL
+        return a[keep], idx[keep], yj[keep]
+
+    def capacity(self, c: _Cands) -> float:
+        """``max_n n · D̄_(n)`` (:func:`_capacity`)."""
+        a = c[0]
+        if a.size == 0:
+            return 0.0
+        return float((self.steps[: a.size] * np.sort(a)[::-1]).max())
+
+
+def _sorted(c: _Cands) -> _Cands:
+    """Best first: decreasing availability, then rank (as :func:`_capacity_candidates`)."""
+    order = np.lexsort((c[1], -c[0]))
+    return c[0][order], c[1][order], c[2][order]
+
+
+def _select_pool_vec(b: _Buyer, book: _Book, c: _Cands, x: float) -> tuple[list[int], float]:
+    """:func:`_select_pool` on arrays (positions into the candidate arrays)."""
+    a_list = c[0].tolist()
+    best_n, best_cap = 0, 0.0
+    idx: list[int] = []
+    q = 0.0
+    for n in range(1, len(a_list) + 1):
+        cap = n * a_list[n - 1]
+        if cap >= x - _TOL:
+            idx, q = list(range(n)), x / n
+            break
+        if cap > best_cap + _TOL:
+            best_n, best_cap = n, cap
+    else:
+        if best_n:
+            idx, q = list(range(best_n)), best_cap / best_n
+    if not b.pool:
+        return idx, q
+    ranks = c[1]
+    cur: list[int] = []
+    for j in b.pool:
+        hit = np.flatnonzero(ranks == book.rank_of[j])
+        if hit.size:
+            cur.append(int(hit[0]))
+    keep = cur and len(cur) == len(b.pool) and len(cur) <= max(len(idx), 1)
+    if keep and len(cur) * min(a_list[k] for k in cur) >= x - _TOL:
+        return sorted(cur), x / len(cur)
+    return idx, q
+
+
+def _best_reply_vec(
+    b: _Buyer, book: _Book, epsilon: float, isp_price: float
+) -> tuple[dict[str, float], float, float, float]:
+    """:func:`_best_reply` with every seller evaluated at once (identical results)."""
+    spec = b.spec
+    n = book.supply.size
+    own_q = np.zeros(n)
+    own_p = np.full(n, -np.inf)
+    for j in b.pool:
+        s = book.sellers[book.rank_of[j]]
+        own = s.bids.get(spec.id)
+        if own is not None:
+            own_q[s.rank], own_p[s.rank] = own
+    y_max = min(spec.value, isp_price)
+    act = np.flatnonzero(book.active)
+    act = act[book.reserve[act] <= y_max + epsilon + _TOL]
+    a_max = book.available(act, np.maximum(y_max, book.reserve[act]), own_q, own_p)
+    quotes = _Quotes(book, act[a_max > _TOL], own_q, own_p, epsilon)
+    cands_at, capacity = quotes.at, quotes.capacity
+
+    def price_of(z: float) -> float:
+        return min(marginal_value(spec, z), isp_price)
+
+    empty: _Cands = (np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
+    if spec.elasticity == 0.0:
+        x = spec.demand
+        cands = cands_at(y_max)
+    else:
+        cands = cands_at(price_of(spec.demand))
+        if capacity(cands) >= spec.demand - _TOL:
+            x = spec.demand
+        else:
+            lo, hi = 0.0, spec.demand
+            best = cands_at(price_of(0.0))
+            cands = best if capacity(best) > _TOL else empty
+            if cands[0].size:
+                for _ in range(30):
+                    mid = 0.5 * (lo + hi)
+                    c = cands_at(price_of(mid))
+                    if capacity(c) >= mid:
+                        lo, cands = mid, c
+                    else:
+                        hi = mid
+                    if hi - lo <= 1e-4 * spec.demand:
+                        break
+            x = lo
+    cands = _sorted(cands)
+    idx, q = _select_pool_vec(b, book, cands, x)
+    yj = cands[2].tolist()
+    price = max((yj[k] for k in idx), default=0.0)
+    if b.pool and idx and abs(price - b.price) < epsilon - _TOL and b.price > 0:
+        y = b.price
+        c_hold = _sorted(cands_at(y))
+        x_hold = min(quantity_at_price(spec, y), capacity(c_hold))
+        if x_hold > _TOL and x_hold >= q * len(idx) - 0.5 * epsilon / spec.value * spec.demand:
+            cands, x = c_hold, x_hold
+            idx, q = _select_pool_vec(b, book, cands, x)
+            yj = cands[2].tolist()
+            price = max(y, max((yj[k] for k in idx), default=0.0))
+    ranks = cands[1].tolist()
+    pool = {book.ids[ranks[k]]: q for k in idx}
+    got = q * len(idx)
+    if spec.value > isp_price:
+        z_kappa = (
+            spec.demand
+            if spec.elasticity == 0.0
+            else min(spec.demand, spec.demand * (1.0 - isp_price / spec.value) / spec.elasticity)
+        )
+        isp = max(0.0, z_kappa - got)
+    else:
+        isp = 0.0
+    return pool, price, isp, x
+
+
+# ----------------------------------------------------------------------------------------------
 # Simulation
 # ----------------------------------------------------------------------------------------------
 
@@ -490,6 +719,7 @@ def simulate(
     keep_trace: bool = False,
     on_round: Callable[[int], None] | None = None,
     naive: bool = False,
+    reference: bool | None = None,
 ) -> MarketResult:
     """Run the distributed data-exchange market to convergence (issue items 5–9).
 
@@ -505,7 +735,13 @@ def simulate(
         Progress callback, called with the round number.
     naive
         Use the straightforward availability computation (a scan of every bid instead of a
-        sorted index with prefix sums); same results, for the benchmark's ratio.
+        sorted index with prefix sums) in the per-seller reply; for the benchmark's ratio.
+    reference
+        ``True``: the per-seller reply (one Python call of eq. (18) per seller and price, with the
+        sorted per-seller index); ``False``: the vectorised reply (:class:`_Book`, every seller
+        at once); ``None`` (default): vectorised from ``_VECTOR_MIN_SELLERS`` sellers on, where
+        it is faster. Identical results either way (the tests check it). ``naive`` implies
+        ``True``.
 
     Returns
     -------
@@ -523,6 +759,13 @@ def simulate(
         for k, s in enumerate(market.sellers)
     }
     all_buyers = {b.id: _Buyer(spec=b) for b in market.buyers}
+    book: _Book | None = None
+    if reference is None:
+        reference = len(market.sellers) < _VECTOR_MIN_SELLERS
+    if not (naive or reference):
+        book = _Book(list(all_sellers.values()))
+        for s in all_sellers.values():
+            s.book = book
     seller_join = {s.id: s.join_round for s in market.sellers}
     buyer_join = {b.id: b.join_round for b in market.buyers}
     last_join = max(list(seller_join.values()) + list(buyer_join.values()))
@@ -542,6 +785,8 @@ def simulate(
         for sid, r in seller_join.items():
             if r == t:
                 active_s.append(all_sellers[sid])
+                if book is not None:
+                    book.active[all_sellers[sid].rank] = True
                 joined.append(sid)
                 new_seller = True
                 messages += 1  # the seller's public offer (D^j, ε), §3.4.4
@@ -560,9 +805,16 @@ def simulate(
         # ---- buyers move
         changes: list[dict[str, Any]] = []
         replies = []
+        if book is not None:
+            book.set_reserves()
         for b in acting:
-            reply = _best_reply(b, active_s, eps, cap)
-            messages += 2 * sum(1 for s in active_s if s.id not in b.pool)  # quotes
+            if book is not None:
+                book.refresh()
+                reply = _best_reply_vec(b, book, eps, cap)
+                messages += 2 * (len(active_s) - len(b.pool))  # quotes (the pool is active)
+            else:
+                reply = _best_reply(b, active_s, eps, cap)
+                messages += 2 * sum(1 for s in active_s if s.id not in b.pool)  # quotes
             if market.order == "asynchronous":
                 changes.extend(_apply(b, reply, all_sellers))
             else:
