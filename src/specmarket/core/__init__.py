@@ -9,6 +9,7 @@ from specmarket.core.model import (
     Positive,
     PositiveCount,
     require_nonempty,
+    require_spectrum_market,
     require_unique_ids,
 )
 from specmarket.core.outcome import Outcome
@@ -29,5 +30,6 @@ __all__ = [
     "Role",
     "SpecmarketError",
     "require_nonempty",
+    "require_spectrum_market",
     "require_unique_ids",
 ]

@@ -111,3 +111,27 @@ def require_nonempty(items: tuple[Any, ...] | list[Any], field: str) -> None:
     """Raise :class:`InvalidInput` for an empty market side."""
     if len(items) == 0:
         raise InvalidInput(field, list(items), "must not be empty")
+
+
+def require_spectrum_market(
+    buyers: tuple[Any, ...], sellers: tuple[Any, ...], conflicts: tuple[tuple[str, str], ...]
+) -> tuple[set[str], set[str]]:
+    """Checks shared by the spectrum double auctions with reuse (District-D, TRUST): both sides
+    non-empty, ids unique within and across sides, every conflict a pair of two different known
+    buyers. Returns ``(buyer ids, seller ids)``."""
+    require_nonempty(sellers, "sellers")
+    require_nonempty(buyers, "buyers")
+    require_unique_ids([s.id for s in sellers], "sellers")
+    require_unique_ids([b.id for b in buyers], "buyers")
+    seller_ids = {s.id for s in sellers}
+    buyer_ids = {b.id for b in buyers}
+    for k, b in enumerate(buyers):
+        if b.id in seller_ids:
+            raise InvalidInput(f"buyers[{k}].id", b.id, "id is also used by a seller")
+    for k, (u, v) in enumerate(conflicts):
+        for side, pid in enumerate((u, v)):
+            if pid not in buyer_ids:
+                raise InvalidInput(f"conflicts[{k}][{side}]", pid, "unknown buyer id")
+        if u == v:
+            raise InvalidInput(f"conflicts[{k}]", [u, v], "a buyer cannot conflict with itself")
+    return buyer_ids, seller_ids

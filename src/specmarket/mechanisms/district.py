@@ -55,8 +55,7 @@ from specmarket.core import (
     NonNegative,
     Outcome,
     PositiveCount,
-    require_nonempty,
-    require_unique_ids,
+    require_spectrum_market,
 )
 from specmarket.core.spec import scalar_grid
 from specmarket.distributions import Distribution, DistributionField
@@ -132,21 +131,7 @@ class Instance(Model):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        require_nonempty(self.sellers, "sellers")
-        require_nonempty(self.buyers, "buyers")
-        require_unique_ids([s.id for s in self.sellers], "sellers")
-        require_unique_ids([b.id for b in self.buyers], "buyers")
-        seller_ids = {s.id for s in self.sellers}
-        buyer_ids = {b.id for b in self.buyers}
-        for k, b in enumerate(self.buyers):
-            if b.id in seller_ids:
-                raise InvalidInput(f"buyers[{k}].id", b.id, "id is also used by a seller")
-        for k, (u, v) in enumerate(self.conflicts):
-            for side, pid in enumerate((u, v)):
-                if pid not in buyer_ids:
-                    raise InvalidInput(f"conflicts[{k}][{side}]", pid, "unknown buyer id")
-            if u == v:
-                raise InvalidInput(f"conflicts[{k}]", [u, v], "a buyer cannot conflict with itself")
+        buyer_ids, seller_ids = require_spectrum_market(self.buyers, self.sellers, self.conflicts)
         if self.eligible is not None:
             for bid, sellers in self.eligible.items():
                 if bid not in buyer_ids:
