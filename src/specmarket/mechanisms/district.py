@@ -430,9 +430,9 @@ def _buyer_rounds(
     would have made ``n`` chosen in one of the remaining rounds (Algorithm 11 lines 3–9).
 
     ``snaps``/``trace``: the full run's snapshots and transactions, when ``state`` was taken from
-    the snapshot of the round in which ``n`` won. As soon as the run without ``n`` reaches a state, starting
-    where it makes the same choices as the full run (:meth:`_State.same_future`), the rest
-    is read off the full run's snapshots instead of being simulated.
+    the snapshot of the round in which ``n`` won. Once the run without ``n`` reaches a state in
+    which it makes the same choices as the full run (:meth:`_State.same_future`), the rest is read
+    off the full run's snapshots instead of being simulated.
     """
     r = float(state.market.demand[n])
     profit = state.market.profit
