@@ -61,6 +61,7 @@ from specmarket.core import (
     require_unique_ids,
 )
 from specmarket.errors import InvalidInput
+from specmarket.mechanisms.psp import _kernels
 from specmarket.mechanisms.psp.local_auction import (
     allocate,
     costs,
@@ -457,6 +458,10 @@ def _best_reply(
                     if hi - lo <= 1e-4 * spec.demand:
                         break
             x = lo
+        # the ε-best reply shades the supremum by ε/θ'(0) (Lazar–Semret; seed 002 §4.1): a new
+        # bid then outbids the one it displaces by a finite step instead of a hair
+        x = max(0.0, x - epsilon / spec.value)
+        cands = _capacity_candidates(b, usable, price_of(x), epsilon)
     idx, q = _select_pool(b, cands, x)
     price = max((cands[k][3] for k in idx), default=0.0)
     if b.pool and idx and abs(price - b.price) < epsilon - _TOL and b.price > 0:
@@ -489,8 +494,6 @@ def _best_reply(
 # Vectorised buyer replies (same arithmetic as the per-seller path above, all sellers at once)
 # ----------------------------------------------------------------------------------------------
 
-_Cands = tuple[np.ndarray, np.ndarray, np.ndarray]  # (available, rank, effective price), best first
-
 
 class _Book:
     """All sellers' bid vectors as padded arrays, for eq. (18) at every seller in one numpy pass.
@@ -516,6 +519,8 @@ class _Book:
         self.price = np.full((n, self.width), -np.inf)
         self.cum = np.zeros((n, self.width + 1))
         self.dirty: set[int] = set(range(n))
+        self.own_q = np.zeros(n)  # scratch: the replying buyer's own bids (eq. (18) excludes them)
+        self.own_p = np.full(n, -np.inf)
 
     def refresh(self) -> None:
         """Rebuild the rows of the sellers whose bids changed."""
@@ -531,171 +536,54 @@ class _Book:
                 cum = np.zeros((n, w + 1))
                 cum[:, : self.width + 1] = self.cum
                 self.price, self.cum, self.width = price, cum, w
-            row_p = self.price[j]
-            row_c = self.cum[j]
-            row_p[:] = -np.inf
-            row_c[:] = 0.0
-            if k:
-                q = np.array([v[0] for v in vals], dtype=float)
-                p = np.array([v[1] for v in vals], dtype=float)
-                order = np.argsort(-p, kind="stable")
-                row_p[:k] = p[order]
-                np.cumsum(q[order], out=row_c[1 : k + 1])
-            self.count[j] = k
+            qp = np.array(vals, dtype=float).reshape(k, 2)
+            _kernels.set_row(self.price, self.cum, self.count, j, qp)
         self.dirty.clear()
 
     def set_reserves(self) -> None:
         self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)
 
-    def available(
-        self, idx: np.ndarray, yj: np.ndarray, own_q: np.ndarray, own_p: np.ndarray
-    ) -> np.ndarray:
-        """:meth:`_Seller.available_to` at sellers ``idx`` and prices ``yj`` (own bid excluded)."""
-        if idx.size == 0:
-            return np.zeros(0)
-        w = int(self.count[idx].max())
-        t = (yj - 2 * _TOL) + _TOL
-        k = (self.price[idx, :w] > t[:, None]).sum(axis=1)
-        used = self.cum[idx, k]
-        used = np.where(own_p[idx] >= yj - _TOL, used - own_q[idx], used)
-        return np.maximum(0.0, self.supply[idx] - used)
-
-
-class _Quotes:
-    """The eq. (18) quotes of one buyer's usable sellers, evaluated at any price in one pass.
-
-    Each evaluation is a row-wise count against the padded price matrix of the usable sellers and
-    a gather from the prefix sums (:meth:`_Book.available`). Candidates
-    are sorted (by decreasing availability, then rank, as :func:`_capacity_candidates`) only when
-    the pool is chosen; the capacity ``max_n n · D̄_(n)`` needs only the sorted availabilities.
-    """
-
-    def __init__(
-        self, book: _Book, usable: np.ndarray, own_q: np.ndarray, own_p: np.ndarray, eps: float
-    ) -> None:
-        self.book = book
-        self.usable = usable
-        self.reserve = book.reserve[usable]
-        self.own_q = own_q
-        self.own_p = own_p
-        self.eps = eps
-        self.steps = np.arange(1, usable.size + 1, dtype=float)
-
-    def at(self, y: float) -> _Cands:
-        """Usable sellers at price ``y``: (available, rank, effective price), unsorted."""
-        ok = ~(self.reserve > y + self.eps + _TOL)
-        idx = self.usable[ok]
-        yj = np.maximum(y, self.reserve[ok])
-        a = self.book.available(idx, yj, self.own_q, self.own_p)
-        keep = a > _TOL
-        return a[keep], idx[keep], yj[keep]
-
-    def capacity(self, c: _Cands) -> float:
-        """``max_n n · D̄_(n)`` (:func:`_capacity`)."""
-        a = c[0]
-        if a.size == 0:
-            return 0.0
-        return float((self.steps[: a.size] * np.sort(a)[::-1]).max())
-
-
-def _sorted(c: _Cands) -> _Cands:
-    """Best first: decreasing availability, then rank (as :func:`_capacity_candidates`)."""
-    order = np.lexsort((c[1], -c[0]))
-    return c[0][order], c[1][order], c[2][order]
-
-
-def _select_pool_vec(b: _Buyer, book: _Book, c: _Cands, x: float) -> tuple[list[int], float]:
-    """:func:`_select_pool` on arrays (positions into the candidate arrays)."""
-    a_list = c[0].tolist()
-    best_n, best_cap = 0, 0.0
-    idx: list[int] = []
-    q = 0.0
-    for n in range(1, len(a_list) + 1):
-        cap = n * a_list[n - 1]
-        if cap >= x - _TOL:
-            idx, q = list(range(n)), x / n
-            break
-        if cap > best_cap + _TOL:
-            best_n, best_cap = n, cap
-    else:
-        if best_n:
-            idx, q = list(range(best_n)), best_cap / best_n
-    if not b.pool:
-        return idx, q
-    ranks = c[1]
-    cur: list[int] = []
-    for j in b.pool:
-        hit = np.flatnonzero(ranks == book.rank_of[j])
-        if hit.size:
-            cur.append(int(hit[0]))
-    keep = cur and len(cur) == len(b.pool) and len(cur) <= max(len(idx), 1)
-    if keep and len(cur) * min(a_list[k] for k in cur) >= x - _TOL:
-        return sorted(cur), x / len(cur)
-    return idx, q
-
 
 def _best_reply_vec(
     b: _Buyer, book: _Book, epsilon: float, isp_price: float
 ) -> tuple[dict[str, float], float, float, float]:
-    """:func:`_best_reply` with every seller evaluated at once (identical results)."""
+    """:func:`_best_reply` with every seller evaluated in compiled loops (identical results).
+
+    The search for the target, the pool choice and the price hold run in
+    :func:`._kernels.reply` over the book's arrays; only the ISP purchase is computed here.
+    """
     spec = b.spec
-    n = book.supply.size
-    own_q = np.zeros(n)
-    own_p = np.full(n, -np.inf)
-    for j in b.pool:
-        s = book.sellers[book.rank_of[j]]
-        own = s.bids.get(spec.id)
+    own_q, own_p = book.own_q, book.own_p  # the buyer's own bids, reset before returning
+    ranks = [book.rank_of[j] for j in b.pool]
+    mine = []
+    for r in ranks:
+        own = book.sellers[r].bids.get(spec.id)
         if own is not None:
-            own_q[s.rank], own_p[s.rank] = own
-    y_max = min(spec.value, isp_price)
-    act = np.flatnonzero(book.active)
-    act = act[book.reserve[act] <= y_max + epsilon + _TOL]
-    a_max = book.available(act, np.maximum(y_max, book.reserve[act]), own_q, own_p)
-    quotes = _Quotes(book, act[a_max > _TOL], own_q, own_p, epsilon)
-    cands_at, capacity = quotes.at, quotes.capacity
-
-    def price_of(z: float) -> float:
-        return min(marginal_value(spec, z), isp_price)
-
-    empty: _Cands = (np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0))
-    if spec.elasticity == 0.0:
-        x = spec.demand
-        cands = cands_at(y_max)
-    else:
-        cands = cands_at(price_of(spec.demand))
-        if capacity(cands) >= spec.demand - _TOL:
-            x = spec.demand
-        else:
-            lo, hi = 0.0, spec.demand
-            best = cands_at(price_of(0.0))
-            cands = best if capacity(best) > _TOL else empty
-            if cands[0].size:
-                for _ in range(30):
-                    mid = 0.5 * (lo + hi)
-                    c = cands_at(price_of(mid))
-                    if capacity(c) >= mid:
-                        lo, cands = mid, c
-                    else:
-                        hi = mid
-                    if hi - lo <= 1e-4 * spec.demand:
-                        break
-            x = lo
-    cands = _sorted(cands)
-    idx, q = _select_pool_vec(b, book, cands, x)
-    yj = cands[2].tolist()
-    price = max((yj[k] for k in idx), default=0.0)
-    if b.pool and idx and abs(price - b.price) < epsilon - _TOL and b.price > 0:
-        y = b.price
-        c_hold = _sorted(cands_at(y))
-        x_hold = min(quantity_at_price(spec, y), capacity(c_hold))
-        if x_hold > _TOL and x_hold >= q * len(idx) - 0.5 * epsilon / spec.value * spec.demand:
-            cands, x = c_hold, x_hold
-            idx, q = _select_pool_vec(b, book, cands, x)
-            yj = cands[2].tolist()
-            price = max(y, max((yj[k] for k in idx), default=0.0))
-    ranks = cands[1].tolist()
-    pool = {book.ids[ranks[k]]: q for k in idx}
-    got = q * len(idx)
+            own_q[r], own_p[r] = own
+            mine.append(r)
+    try:
+        x, price, q, pool_ranks = _kernels.reply(
+            book.price,
+            book.cum,
+            book.count,
+            book.supply,
+            book.reserve,
+            book.active,
+            own_q,
+            own_p,
+            epsilon,
+            isp_price,
+            spec.value,
+            spec.demand,
+            spec.elasticity,
+            np.array(ranks, dtype=np.int64),
+            b.price,
+        )
+    finally:
+        own_q[mine] = 0.0
+        own_p[mine] = -np.inf
+    pool = {book.ids[r]: q for r in pool_ranks.tolist()}
+    got = q * pool_ranks.size
     if spec.value > isp_price:
         z_kappa = (
             spec.demand
@@ -705,7 +593,7 @@ def _best_reply_vec(
         isp = max(0.0, z_kappa - got)
     else:
         isp = 0.0
-    return pool, price, isp, x
+    return pool, float(price), isp, float(x)
 
 
 # ----------------------------------------------------------------------------------------------

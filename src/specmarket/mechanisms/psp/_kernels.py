@@ -1,0 +1,355 @@
+"""Compiled kernels of the data market's buyer reply (numba), seed 002 eq. (18) and Lemma 3.2.
+
+These are the inner loops of :func:`specmarket.mechanisms.psp.market._best_reply_vec`: eq. (18)
+at every usable seller, the consistent-capacity test ``max_n n · D̄_(n)(y) ≥ z`` of eq. (22) and
+the bisection for the buyer's target ``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}``. They perform exactly the
+floating-point operations of the per-seller reference (:func:`market._best_reply`), in the same
+order, so the compiled reply gives bit-for-bit the same bids (the tests compare whole traces).
+
+Inputs are the padded arrays of :class:`market._Book`: ``price[j, :count[j]]`` seller ``j``'s
+bid prices sorted in decreasing order, ``cum[j, k]`` the sum of the first ``k`` quantities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+TOL = 1e-9  # market._TOL
+
+
+@njit(cache=True)
+def available1(price, cum, count, supply, own_q, own_p, j, y):  # type: ignore[no-untyped-def]
+    """Eq. (18) at seller ``j`` and price ``y``, bids at ``≥ y`` counted, own bid excluded.
+
+    Same arithmetic as ``market._Seller.available_to`` (binary search on the sorted row).
+    """
+    t = (y - 2 * TOL) + TOL
+    lo = 0
+    hi = count[j]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if price[j, mid] > t:
+            lo = mid + 1
+        else:
+            hi = mid
+    used = cum[j, lo]
+    if own_p[j] >= y - TOL:
+        used = used - own_q[j]
+    v = supply[j] - used
+    return v if v > 0.0 else 0.0
+
+
+@njit(cache=True)
+def quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y):  # type: ignore[no-untyped-def]
+    """Usable sellers at price ``y``: (available, rank, effective price), in rank order.
+
+    A seller whose reserve exceeds ``y + ε`` is out of reach; one within ε is quoted at its
+    reserve (``market._capacity_candidates``). Sellers with nothing available are dropped.
+    """
+    n = usable.size
+    a = np.empty(n)
+    ix = np.empty(n, dtype=np.int64)
+    yy = np.empty(n)
+    m = 0
+    lim = y + eps + TOL
+    for u in range(n):
+        j = usable[u]
+        r = reserve[j]
+        if r > lim:
+            continue
+        yj = y if y >= r else r
+        v = available1(price, cum, count, supply, own_q, own_p, j, yj)
+        if v > TOL:
+            a[m] = v
+            ix[m] = j
+            yy[m] = yj
+            m += 1
+    return a[:m], ix[:m], yy[:m]
+
+
+@njit(cache=True)
+def capacity(a):  # type: ignore[no-untyped-def]
+    """``max_n n · D̄_(n)`` over the availabilities ``a`` (``market._capacity``)."""
+    if a.size == 0:
+        return 0.0
+    s = np.sort(a)[::-1]
+    best = -np.inf
+    for n in range(s.size):
+        c = float(n + 1) * s[n]
+        if c > best:
+            best = c
+    return best
+
+
+@njit(cache=True)
+def smallest_cover(a, v):  # type: ignore[no-untyped-def]
+    """Smallest ``n`` with ``n · D̄_(n) ≥ v`` (0 if none), in O(len(a)) without sorting.
+
+    ``n · a_(n) ≥ v`` holds exactly when at least ``n`` availabilities satisfy ``n · a_j ≥ v``
+    (floating-point multiplication by ``n`` is monotone), and for each ``a_j`` the ``n`` that
+    satisfy it form a ray ``n ≥ n_j``: count the ``n_j`` and scan.
+    """
+    m = a.size
+    if m == 0:
+        return 0
+    if v <= 0.0:
+        return 1
+    cnt = np.zeros(m + 2, dtype=np.int64)
+    for k in range(m):
+        ak = a[k]
+        if ak <= 0.0:
+            continue
+        r = v / ak
+        if r > m + 1:
+            continue
+        nj = int(np.ceil(r))
+        if nj < 1:
+            nj = 1
+        while nj > 1 and float(nj - 1) * ak >= v:
+            nj -= 1
+        while nj <= m and float(nj) * ak < v:
+            nj += 1
+        if nj <= m:
+            cnt[nj] += 1
+    s = 0
+    for n in range(1, m + 1):
+        s += cnt[n]
+        if s >= n:
+            return n
+    return 0
+
+
+@njit(cache=True)
+def best_first(a, ix, sel):  # type: ignore[no-untyped-def]
+    """Positions ``sel`` ordered best first: decreasing availability, then rank."""
+    keys = np.empty(sel.size)
+    for k in range(sel.size):
+        keys[k] = -a[sel[k]]
+    order = np.argsort(keys, kind="mergesort")  # stable; sel is in rank order
+    return sel[order]
+
+
+@njit(cache=True)
+def plan(a, ix, x):  # type: ignore[no-untyped-def]
+    """Fewest sellers covering ``x`` (``market._plan``): positions best first, per-seller quantity.
+
+    If no ``n`` covers ``x``, the ``n`` of largest capacity (first one beyond ``+ TOL``).
+    """
+    v = x - TOL
+    n = smallest_cover(a, v)
+    if n > 0:
+        sel = np.empty(a.size, dtype=np.int64)
+        m = 0
+        for k in range(a.size):
+            if float(n) * a[k] >= v:
+                sel[m] = k
+                m += 1
+        top = best_first(a, ix, sel[:m])
+        return top[:n], x / n
+    order = best_first(a, ix, np.arange(a.size))
+    best_n = 0
+    best_cap = 0.0
+    for k in range(order.size):
+        c = float(k + 1) * a[order[k]]
+        if c > best_cap + TOL:
+            best_n = k + 1
+            best_cap = c
+    if best_n == 0:
+        return order[:0], 0.0
+    return order[:best_n], best_cap / best_n
+
+
+@njit(cache=True)
+def marginal_value(value, demand, elasticity, z):  # type: ignore[no-untyped-def]
+    """``θ_i'(z)`` (``market.marginal_value``)."""
+    if z >= demand:
+        return 0.0 if z > demand else value * (1.0 - elasticity)
+    zz = z if z > 0.0 else 0.0
+    return value * (1.0 - elasticity * zz / demand)
+
+
+@njit(cache=True)
+def target(  # type: ignore[no-untyped-def]
+    price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el
+):
+    """The buyer's target ``x`` and the quotes at its price (``market._best_reply``'s search).
+
+    ``x = sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}`` by bisection (flat buyers: ``x = D_i`` at
+    ``y = min(θ_i'(0), p^κ)``).
+    """
+    if el == 0.0:
+        y = value if value <= cap else cap
+        a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+        return demand, a, ix, yy
+    y = min(marginal_value(value, demand, el, demand), cap)
+    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+    if smallest_cover(a, demand - TOL) > 0 or (a.size == 0 and demand - TOL <= 0.0):
+        return shade(
+            price,
+            cum,
+            count,
+            supply,
+            reserve,
+            usable,
+            own_q,
+            own_p,
+            eps,
+            cap,
+            value,
+            demand,
+            el,
+            demand,
+        )
+    lo = 0.0
+    hi = demand
+    y = min(marginal_value(value, demand, el, 0.0), cap)
+    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+    if a.size:
+        for _ in range(30):
+            mid = 0.5 * (lo + hi)
+            y = min(marginal_value(value, demand, el, mid), cap)
+            a2, ix2, yy2 = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+            if smallest_cover(a2, mid) > 0 or (a2.size == 0 and mid <= 0.0):
+                lo = mid
+                a, ix, yy = a2, ix2, yy2
+            else:
+                hi = mid
+            if hi - lo <= 1e-4 * demand:
+                break
+    return shade(
+        price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el, lo
+    )
+
+
+@njit(cache=True)
+def shade(  # type: ignore[no-untyped-def]
+    price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el, x
+):
+    """The ε-best reply's shading ``x ← [x − ε/θ'(0)]^+`` and the quotes at ``θ'(x)``."""
+    x = x - eps / value
+    x = x if x > 0.0 else 0.0
+    y = min(marginal_value(value, demand, el, x), cap)
+    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+    return x, a, ix, yy
+
+
+@njit(cache=True)
+def usable_sellers(  # type: ignore[no-untyped-def]
+    price, cum, count, supply, reserve, active, own_q, own_p, eps, y_max
+):
+    """Active sellers within reach (reserve ≤ ``y_max + ε``) with data left at ``y_max``."""
+    out = np.empty(active.size, dtype=np.int64)
+    m = 0
+    lim = y_max + eps + TOL
+    for j in range(active.size):
+        if not active[j] or not reserve[j] <= lim:
+            continue
+        r = reserve[j]
+        yj = y_max if y_max >= r else r
+        if available1(price, cum, count, supply, own_q, own_p, j, yj) > TOL:
+            out[m] = j
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True)
+def set_row(price, cum, count, j, qp):  # type: ignore[no-untyped-def]
+    """Rebuild seller ``j``'s row from its bids ``qp[k] = (quantity, price)`` in dict order.
+
+    Prices sorted decreasingly, stable in the bids' order (as ``market._Seller._index``), and the
+    running sums of the quantities in that order.
+    """
+    k = qp.shape[0]
+    order = np.argsort(-qp[:, 1], kind="mergesort")
+    price[j, :] = -np.inf
+    cum[j, :] = 0.0
+    acc = 0.0
+    for m in range(k):
+        o = order[m]
+        price[j, m] = qp[o, 1]
+        acc += qp[o, 0]
+        cum[j, m + 1] = acc
+    count[j] = k
+
+
+@njit(cache=True)
+def quantity_at_price(value, demand, el, y):  # type: ignore[no-untyped-def]
+    """``sup{z ≤ D_i : θ_i'(z) ≥ y}`` (``market.quantity_at_price``)."""
+    if y > value + TOL:
+        return 0.0
+    if el == 0.0:
+        return demand
+    z = demand * (1.0 - y / value) / el
+    z = z if z > 0.0 else 0.0
+    return demand if demand <= z else z
+
+
+@njit(cache=True)
+def select_pool(a, ix, x, pool_ranks):  # type: ignore[no-untyped-def]
+    """:func:`plan`, but keep the current pool when it still covers ``x`` with as few sellers.
+
+    ``market._select_pool``: no lateral moves between equally good pools.
+    """
+    top, q = plan(a, ix, x)
+    npool = pool_ranks.size
+    if npool == 0:
+        return top, q
+    cur = np.empty(npool, dtype=np.int64)
+    m = 0
+    lo = np.inf
+    for r in pool_ranks:
+        k = np.searchsorted(ix, r)
+        if k < ix.size and ix[k] == r:
+            cur[m] = k
+            m += 1
+            if a[k] < lo:
+                lo = a[k]
+    if m == 0 or m != npool or m > max(top.size, 1):
+        return top, q
+    if float(m) * lo >= x - TOL:
+        return best_first(a, ix, np.sort(cur[:m])), x / m
+    return top, q
+
+
+@njit(cache=True)
+def reply(  # type: ignore[no-untyped-def]
+    price,
+    cum,
+    count,
+    supply,
+    reserve,
+    active,
+    own_q,
+    own_p,
+    eps,
+    cap,
+    value,
+    demand,
+    el,
+    pool_ranks,
+    old_price,
+):
+    """The buyer's reply without its ISP part (``market._best_reply``): target ``x``, price,
+    per-seller quantity and the pool's ranks, best first.
+
+    Includes the seed §4.1 price hold: a new price within ε of the old one is not a new price
+    unless holding it costs more than half an ε-step of data.
+    """
+    y_max = value if value <= cap else cap
+    usable = usable_sellers(price, cum, count, supply, reserve, active, own_q, own_p, eps, y_max)
+    x, a, ix, yy = target(
+        price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el
+    )
+    idx, q = select_pool(a, ix, x, pool_ranks)
+    p = yy[idx].max() if idx.size else 0.0
+    if pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
+        y = old_price
+        ah, ixh, yyh = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
+        x_hold = min(quantity_at_price(value, demand, el, y), capacity(ah))
+        if x_hold > TOL and x_hold >= q * idx.size - 0.5 * eps / value * demand:
+            a, ix, yy, x = ah, ixh, yyh, x_hold
+            idx, q = select_pool(a, ix, x, pool_ranks)
+            p2 = yy[idx].max() if idx.size else 0.0
+            p = y if y >= p2 else p2
+    return x, p, q, ix[idx]
