@@ -201,25 +201,130 @@ def target(  # type: ignore[no-untyped-def]
             el,
             demand,
         )
-    lo = 0.0
-    hi = demand
-    y = min(marginal_value(value, demand, el, 0.0), cap)
-    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-    if a.size:
-        for _ in range(30):
-            mid = 0.5 * (lo + hi)
-            y = min(marginal_value(value, demand, el, mid), cap)
-            a2, ix2, yy2 = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-            if smallest_cover(a2, mid) > 0 or (a2.size == 0 and mid <= 0.0):
-                lo = mid
-                a, ix, yy = a2, ix2, yy2
-            else:
-                hi = mid
-            if hi - lo <= 1e-4 * demand:
-                break
+    y_top = min(marginal_value(value, demand, el, 0.0), cap)
+    lo = bisect(
+        price,
+        cum,
+        count,
+        supply,
+        reserve,
+        usable,
+        own_q,
+        own_p,
+        eps,
+        cap,
+        value,
+        demand,
+        el,
+        y_top,
+        y,
+    )
     return shade(
         price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el, lo
     )
+
+
+@njit(cache=True)
+def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type: ignore[no-untyped-def]
+    """Seller ``j``'s quote at price ``y`` as a state code and an availability.
+
+    The code is ``-1`` when ``j`` is out of reach, else ``2k + own`` with ``k`` the number of bids
+    above the effective price and ``own`` whether the buyer's own bid is excluded; all three are
+    monotone in ``y``, so two prices with the same code bracket prices with the same quote.
+    The availability is :func:`available1`'s, operation for operation.
+    """
+    r = reserve[j]
+    if r > y + eps + TOL:
+        return -1, 0.0
+    yj = y if y >= r else r
+    t = (yj - 2 * TOL) + TOL
+    lo = 0
+    hi = count[j]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if price[j, mid] > t:
+            lo = mid + 1
+        else:
+            hi = mid
+    used = cum[j, lo]
+    own = 0
+    if own_p[j] >= yj - TOL:
+        used = used - own_q[j]
+        own = 1
+    v = supply[j] - used
+    return 2 * lo + own, (v if v > 0.0 else 0.0)
+
+
+@njit(cache=True)
+def bisect(  # type: ignore[no-untyped-def]
+    price,
+    cum,
+    count,
+    supply,
+    reserve,
+    usable,
+    own_q,
+    own_p,
+    eps,
+    cap,
+    value,
+    demand,
+    el,
+    y_top,
+    y_bottom,
+):
+    """``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}`` to ``10⁻⁴ D_i`` by bisection (``market._best_reply``).
+
+    Only the sellers whose quote differs at the two ends of the current price bracket are
+    searched again at the midpoint; the others keep their quote (same code at both ends), so each
+    step costs a binary search at the few sellers with a bid inside the bracket plus one O(M)
+    counting pass. Same decisions as re-quoting every seller at every step.
+    """
+    m = usable.size
+    code_lo = np.empty(m, dtype=np.int64)  # at z = lo (higher price)
+    code_hi = np.empty(m, dtype=np.int64)  # at z = hi (lower price)
+    av = np.empty(m)  # the quote where it is known (both ends agree)
+    any_top = False
+    for u in range(m):
+        j = usable[u]
+        c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_top)
+        code_lo[u] = c
+        av[u] = v
+        if c >= 0 and v > TOL:
+            any_top = True
+        c2, _ = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_bottom)
+        code_hi[u] = c2
+    lo = 0.0
+    hi = demand
+    if not any_top:
+        return lo
+    a = np.empty(m)
+    cm = np.empty(m, dtype=np.int64)
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        y = min(marginal_value(value, demand, el, mid), cap)
+        for u in range(m):
+            if code_lo[u] == code_hi[u]:
+                cm[u] = code_lo[u]
+                v = av[u] if code_lo[u] >= 0 else 0.0
+            else:
+                c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, usable[u], y)
+                cm[u] = c
+                av[u] = v
+                if c < 0:
+                    v = 0.0
+            a[u] = v if v > TOL else 0.0
+        if smallest_cover(a, mid) > 0:
+            lo = mid
+            for u in range(m):
+                code_lo[u] = cm[u]
+        else:
+            hi = mid
+            for u in range(m):
+                code_hi[u] = cm[u]
+        if hi - lo <= 1e-4 * demand:
+            break
+    return lo
 
 
 @njit(cache=True)

@@ -742,11 +742,15 @@ def simulate(
             if partial and got != b.last_seen:
                 to_act.add(b.spec.id)
             b.last_seen = got
-            total = sum(got.values()) + b.isp
-            short = total < _wanted(b.spec, cap) - 1e-7
-            # freed data (public offers) only matters to buyers who value it above its reserve
-            if freed and short and marginal_value(b.spec, total) >= freed_floor - eps:
-                to_act.add(b.spec.id)
+            if freed:
+                # freed data (public offers) only matters to a buyer that wants more than it has
+                # at the lowest reserve among the sellers that freed data (within ε, the reach of
+                # a bid), by more than the ε-best reply's step ε/θ'(0)
+                total = sum(got.values()) + b.isp
+                step = eps / b.spec.value if b.spec.elasticity > 0 else 0.0
+                want = quantity_at_price(b.spec, max(freed_floor - eps, 0.0))
+                if want > total + step + 1e-7:
+                    to_act.add(b.spec.id)
         rounds = t + 1
         welfare_now = _welfare(active_b, all_sellers, cap)
         rec = {
@@ -768,11 +772,6 @@ def simulate(
             break
 
     return _finish(market, all_buyers, all_sellers, rounds, messages, converged, records)
-
-
-def _wanted(spec: DataBuyer, isp_price: float) -> float:
-    """Quantity the buyer would take if data were free up to the ISP price: its demand."""
-    return spec.demand
 
 
 def _apply(
