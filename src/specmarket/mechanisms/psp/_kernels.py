@@ -170,61 +170,6 @@ def marginal_value(value, demand, elasticity, z):  # type: ignore[no-untyped-def
 
 
 @njit(cache=True)
-def target(  # type: ignore[no-untyped-def]
-    price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el
-):
-    """The buyer's target ``x`` and the quotes at its price (``market._best_reply``'s search).
-
-    ``x = sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}`` by bisection (flat buyers: ``x = D_i`` at
-    ``y = min(θ_i'(0), p^κ)``).
-    """
-    if el == 0.0:
-        y = value if value <= cap else cap
-        a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-        return demand, a, ix, yy
-    y = min(marginal_value(value, demand, el, demand), cap)
-    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-    if smallest_cover(a, demand - TOL) > 0 or (a.size == 0 and demand - TOL <= 0.0):
-        return shade(
-            price,
-            cum,
-            count,
-            supply,
-            reserve,
-            usable,
-            own_q,
-            own_p,
-            eps,
-            cap,
-            value,
-            demand,
-            el,
-            demand,
-        )
-    y_top = min(marginal_value(value, demand, el, 0.0), cap)
-    lo = bisect(
-        price,
-        cum,
-        count,
-        supply,
-        reserve,
-        usable,
-        own_q,
-        own_p,
-        eps,
-        cap,
-        value,
-        demand,
-        el,
-        y_top,
-        y,
-    )
-    return shade(
-        price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el, lo
-    )
-
-
-@njit(cache=True)
 def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type: ignore[no-untyped-def]
     """Seller ``j``'s quote at price ``y`` as a state code and an availability.
 
@@ -256,106 +201,160 @@ def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type:
 
 
 @njit(cache=True)
-def bisect(  # type: ignore[no-untyped-def]
-    price,
-    cum,
-    count,
-    supply,
-    reserve,
-    usable,
-    own_q,
-    own_p,
-    eps,
-    cap,
-    value,
-    demand,
-    el,
-    y_top,
-    y_bottom,
+def _requote(  # type: ignore[no-untyped-def]
+    price, cum, count, supply, reserve, own_q, own_p, eps, usable, c_a, c_b, a_known, y, inside
 ):
-    """``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}`` to ``10⁻⁴ D_i`` by bisection (``market._best_reply``).
-
-    Only the sellers whose quote differs at the two ends of the current price bracket are
-    searched again at the midpoint; the others keep their quote (same code at both ends), so each
-    step costs a binary search at the few sellers with a bid inside the bracket plus one O(M)
-    counting pass. Same decisions as re-quoting every seller at every step.
+    """Quotes of the usable sellers at ``y`` as padded arrays (availability 0 if out of reach or
+    ≤ TOL) and their codes. ``y`` lies in a price bracket whose ends gave codes ``c_a`` and ``c_b``;
+    where they agree the quote ``a_known`` is reused (codes are monotone in the price), the others
+    are searched. ``inside`` false (rounding put ``y`` outside the bracket): search all.
     """
     m = usable.size
-    code_lo = np.empty(m, dtype=np.int64)  # at z = lo (higher price)
-    code_hi = np.empty(m, dtype=np.int64)  # at z = hi (lower price)
-    av = np.empty(m)  # the quote where it is known (both ends agree)
-    any_top = False
-    for u in range(m):
-        j = usable[u]
-        c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_top)
-        code_lo[u] = c
-        av[u] = v
-        if c >= 0 and v > TOL:
-            any_top = True
-        c2, _ = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_bottom)
-        code_hi[u] = c2
-    lo = 0.0
-    hi = demand
-    if not any_top:
-        return lo
     a = np.empty(m)
-    cm = np.empty(m, dtype=np.int64)
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        y = min(marginal_value(value, demand, el, mid), cap)
-        for u in range(m):
-            if code_lo[u] == code_hi[u]:
-                cm[u] = code_lo[u]
-                v = av[u] if code_lo[u] >= 0 else 0.0
-            else:
-                c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, usable[u], y)
-                cm[u] = c
-                av[u] = v
-                if c < 0:
-                    v = 0.0
-            a[u] = v if v > TOL else 0.0
-        if smallest_cover(a, mid) > 0:
-            lo = mid
-            for u in range(m):
-                code_lo[u] = cm[u]
+    code = np.empty(m, dtype=np.int64)
+    for u in range(m):
+        if inside and c_a[u] == c_b[u]:
+            c = c_a[u]
+            v = a_known[u] if c >= 0 else 0.0
         else:
-            hi = mid
-            for u in range(m):
-                code_hi[u] = cm[u]
-        if hi - lo <= 1e-4 * demand:
-            break
-    return lo
+            c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, usable[u], y)
+            if c < 0:
+                v = 0.0
+        code[u] = c
+        a[u] = v if v > TOL else 0.0
+    return a, code
 
 
 @njit(cache=True)
-def shade(  # type: ignore[no-untyped-def]
-    price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el, x
+def _compact(usable, reserve, a, y):  # type: ignore[no-untyped-def]
+    """Padded quotes → (available, rank, effective price) of the sellers with data, rank order."""
+    m = 0
+    for u in range(a.size):
+        if a[u] > 0.0:
+            m += 1
+    av = np.empty(m)
+    ix = np.empty(m, dtype=np.int64)
+    yy = np.empty(m)
+    k = 0
+    for u in range(a.size):
+        if a[u] > 0.0:
+            j = usable[u]
+            av[k] = a[u]
+            ix[k] = j
+            r = reserve[j]
+            yy[k] = y if y >= r else r
+            k += 1
+    return av, ix, yy
+
+
+@njit(cache=True)
+def target(  # type: ignore[no-untyped-def]
+    price, cum, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
 ):
-    """The ε-best reply's shading ``x ← [x − ε/θ'(0)]^+`` and the quotes at ``θ'(x)``."""
+    """Usable sellers, the buyer's target ``x`` and the quotes at its price (``_best_reply``).
+
+    Usable: active, reserve ≤ ``y_max + ε``, data left at ``y_max = min(θ'(0), p^κ)``. Flat
+    buyers: ``x = D_i`` at ``y_max``. Elastic buyers: ``x = [sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z} −
+    ε/θ'(0)]^+``, the supremum by bisection to ``10⁻⁴ D_i``, then the quotes at ``θ'(x)``.
+
+    One pass quotes every seller at the two ends of the price range; afterwards only the sellers
+    whose quote differs at the two ends of the current bracket are searched again (a binary
+    search in their bid row), so a bisection step costs a few searches plus one O(M) count.
+    Every decision is the reference's, on the same floating-point numbers.
+    """
+    n = active.size
+    y_top = min(marginal_value(value, demand, el, 0.0), cap)  # = y_max
+    y_bot = y_top if el == 0.0 else min(marginal_value(value, demand, el, demand), cap)
+    usable = np.empty(n, dtype=np.int64)
+    c_top = np.empty(n, dtype=np.int64)
+    a_top = np.empty(n)
+    c_bot = np.empty(n, dtype=np.int64)
+    a_bot = np.empty(n)
+    lim = y_top + eps + TOL
+    m = 0
+    for j in range(n):
+        if not active[j] or not reserve[j] <= lim:
+            continue
+        c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_top)
+        if not v > TOL:
+            continue
+        usable[m] = j
+        c_top[m] = c
+        a_top[m] = v
+        if el != 0.0:
+            c2, v2 = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_bot)
+            c_bot[m] = c2
+            a_bot[m] = v2 if (c2 >= 0 and v2 > TOL) else 0.0
+        m += 1
+    usable = usable[:m]
+    c_top = c_top[:m]
+    a_top = a_top[:m]
+    c_bot = c_bot[:m]
+    a_bot = a_bot[:m]
+    if el == 0.0:
+        a, ix, yy = _compact(usable, reserve, a_top, y_top)
+        return usable, demand, a, ix, yy
+    if smallest_cover(a_bot, demand - TOL) > 0 or demand - TOL <= 0.0:
+        x = demand
+        c_lo, p_lo = c_bot, y_bot  # the bracket of the shaded price: [y_bot, y_top]
+    else:
+        # bisection: lo ↔ higher price (z = lo), hi ↔ lower price (z = hi)
+        lo = 0.0
+        hi = demand
+        c_lo = c_top.copy()
+        c_hi = c_bot.copy()
+        a_lo = a_top.copy()
+        p_lo, p_hi = y_top, y_bot
+        if m > 0:
+            for _ in range(30):
+                mid = 0.5 * (lo + hi)
+                y = min(marginal_value(value, demand, el, mid), cap)
+                inside = p_hi <= y <= p_lo
+                a, code = _requote(
+                    price,
+                    cum,
+                    count,
+                    supply,
+                    reserve,
+                    own_q,
+                    own_p,
+                    eps,
+                    usable,
+                    c_lo,
+                    c_hi,
+                    a_lo,
+                    y,
+                    inside,
+                )
+                if smallest_cover(a, mid) > 0:
+                    lo, c_lo, a_lo, p_lo = mid, code, a, y
+                else:
+                    hi, c_hi, p_hi = mid, code, y
+                if hi - lo <= 1e-4 * demand:
+                    break
+        x = lo  # the shaded price lies in [p_lo, y_top]
+    # the ε-best reply shades the supremum by ε/θ'(0) (Lazar–Semret; seed 002 §4.1)
     x = x - eps / value
     x = x if x > 0.0 else 0.0
     y = min(marginal_value(value, demand, el, x), cap)
-    a, ix, yy = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-    return x, a, ix, yy
-
-
-@njit(cache=True)
-def usable_sellers(  # type: ignore[no-untyped-def]
-    price, cum, count, supply, reserve, active, own_q, own_p, eps, y_max
-):
-    """Active sellers within reach (reserve ≤ ``y_max + ε``) with data left at ``y_max``."""
-    out = np.empty(active.size, dtype=np.int64)
-    m = 0
-    lim = y_max + eps + TOL
-    for j in range(active.size):
-        if not active[j] or not reserve[j] <= lim:
-            continue
-        r = reserve[j]
-        yj = y_max if y_max >= r else r
-        if available1(price, cum, count, supply, own_q, own_p, j, yj) > TOL:
-            out[m] = j
-            m += 1
-    return out[:m]
+    a, _ = _requote(
+        price,
+        cum,
+        count,
+        supply,
+        reserve,
+        own_q,
+        own_p,
+        eps,
+        usable,
+        c_lo,
+        c_top,
+        a_top,
+        y,
+        p_lo <= y <= y_top,
+    )
+    av, ix, yy = _compact(usable, reserve, a, y)
+    return usable, x, av, ix, yy
 
 
 @njit(cache=True)
@@ -441,10 +440,8 @@ def reply(  # type: ignore[no-untyped-def]
     Includes the seed §4.1 price hold: a new price within ε of the old one is not a new price
     unless holding it costs more than half an ε-step of data.
     """
-    y_max = value if value <= cap else cap
-    usable = usable_sellers(price, cum, count, supply, reserve, active, own_q, own_p, eps, y_max)
-    x, a, ix, yy = target(
-        price, cum, count, supply, reserve, usable, own_q, own_p, eps, cap, value, demand, el
+    usable, x, a, ix, yy = target(
+        price, cum, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
     )
     idx, q = select_pool(a, ix, x, pool_ranks)
     p = yy[idx].max() if idx.size else 0.0
