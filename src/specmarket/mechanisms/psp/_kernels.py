@@ -6,8 +6,10 @@ the bisection for the buyer's target ``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}``. T
 floating-point operations of the per-seller reference (:func:`market._best_reply`), in the same
 order, so the compiled reply gives bit-for-bit the same bids (the tests compare whole traces).
 
-Inputs are the padded arrays of :class:`market._Book`: ``price[j, :count[j]]`` seller ``j``'s
-bid prices sorted in decreasing order, ``cum[j, k]`` the sum of the first ``k`` quantities.
+Inputs are the flat row buffers of :class:`market._Book`: ``price[start[j] : start[j] + count[j]]``
+seller ``j``'s bid prices sorted in decreasing order, ``cum[start[j] + k]`` the sum of the first
+``k`` quantities (rows are contiguous and short, so a binary search stays in one or two cache
+lines).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ TOL = 1e-9  # market._TOL
 
 
 @njit(cache=True)
-def available1(price, cum, count, supply, own_q, own_p, j, y):  # type: ignore[no-untyped-def]
+def available1(price, cum, start, count, supply, own_q, own_p, j, y):  # type: ignore[no-untyped-def]
     """Eq. (18) at seller ``j`` and price ``y``, bids at ``≥ y`` counted, own bid excluded.
 
     Same arithmetic as ``market._Seller.available_to`` (binary search on the sorted row).
@@ -29,11 +31,11 @@ def available1(price, cum, count, supply, own_q, own_p, j, y):  # type: ignore[n
     hi = count[j]
     while lo < hi:
         mid = (lo + hi) // 2
-        if price[j, mid] > t:
+        if price[start[j] + mid] > t:
             lo = mid + 1
         else:
             hi = mid
-    used = cum[j, lo]
+    used = cum[start[j] + lo]
     if own_p[j] >= y - TOL:
         used = used - own_q[j]
     v = supply[j] - used
@@ -41,7 +43,7 @@ def available1(price, cum, count, supply, own_q, own_p, j, y):  # type: ignore[n
 
 
 @njit(cache=True)
-def quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y):  # type: ignore[no-untyped-def]
+def quotes(price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y):  # type: ignore[no-untyped-def]
     """Usable sellers at price ``y``: (available, rank, effective price), in rank order.
 
     A seller whose reserve exceeds ``y + ε`` is out of reach; one within ε is quoted at its
@@ -59,7 +61,7 @@ def quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y):  #
         if r > lim:
             continue
         yj = y if y >= r else r
-        v = available1(price, cum, count, supply, own_q, own_p, j, yj)
+        v = available1(price, cum, start, count, supply, own_q, own_p, j, yj)
         if v > TOL:
             a[m] = v
             ix[m] = j
@@ -131,6 +133,29 @@ def best_first(a, ix, sel):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def top_n(a, n, v):  # type: ignore[no-untyped-def]
+    """The ``n`` best positions (decreasing availability, then rank) among those with
+    ``n · a ≥ v``, best first, by insertion into a buffer of ``n`` (positions are in rank order,
+    so a later position never beats an equal availability)."""
+    buf = np.empty(n, dtype=np.int64)
+    m = 0
+    for k in range(a.size):
+        ak = a[k]
+        if not float(n) * ak >= v:
+            continue
+        if m == n and not ak > a[buf[n - 1]]:
+            continue
+        i = m if m < n else n - 1
+        while i > 0 and ak > a[buf[i - 1]]:
+            buf[i] = buf[i - 1]
+            i -= 1
+        buf[i] = k
+        if m < n:
+            m += 1
+    return buf[:m]
+
+
+@njit(cache=True)
 def plan(a, ix, x):  # type: ignore[no-untyped-def]
     """Fewest sellers covering ``x`` (``market._plan``): positions best first, per-seller quantity.
 
@@ -139,14 +164,7 @@ def plan(a, ix, x):  # type: ignore[no-untyped-def]
     v = x - TOL
     n = smallest_cover(a, v)
     if n > 0:
-        sel = np.empty(a.size, dtype=np.int64)
-        m = 0
-        for k in range(a.size):
-            if float(n) * a[k] >= v:
-                sel[m] = k
-                m += 1
-        top = best_first(a, ix, sel[:m])
-        return top[:n], x / n
+        return top_n(a, n, v), x / n
     order = best_first(a, ix, np.arange(a.size))
     best_n = 0
     best_cap = 0.0
@@ -170,7 +188,7 @@ def marginal_value(value, demand, elasticity, z):  # type: ignore[no-untyped-def
 
 
 @njit(cache=True)
-def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type: ignore[no-untyped-def]
+def state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y):  # type: ignore[no-untyped-def]
     """Seller ``j``'s quote at price ``y`` as a state code and an availability.
 
     The code is ``-1`` when ``j`` is out of reach, else ``2k + own`` with ``k`` the number of bids
@@ -187,11 +205,11 @@ def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type:
     hi = count[j]
     while lo < hi:
         mid = (lo + hi) // 2
-        if price[j, mid] > t:
+        if price[start[j] + mid] > t:
             lo = mid + 1
         else:
             hi = mid
-    used = cum[j, lo]
+    used = cum[start[j] + lo]
     own = 0
     if own_p[j] >= yj - TOL:
         used = used - own_q[j]
@@ -202,7 +220,21 @@ def state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y):  # type:
 
 @njit(cache=True)
 def _requote(  # type: ignore[no-untyped-def]
-    price, cum, count, supply, reserve, own_q, own_p, eps, usable, c_a, c_b, a_known, y, inside
+    price,
+    cum,
+    start,
+    count,
+    supply,
+    reserve,
+    own_q,
+    own_p,
+    eps,
+    usable,
+    c_a,
+    c_b,
+    a_known,
+    y,
+    inside,
 ):
     """Quotes of the usable sellers at ``y`` as padded arrays (availability 0 if out of reach or
     ≤ TOL) and their codes. ``y`` lies in a price bracket whose ends gave codes ``c_a`` and ``c_b``;
@@ -217,7 +249,7 @@ def _requote(  # type: ignore[no-untyped-def]
             c = c_a[u]
             v = a_known[u] if c >= 0 else 0.0
         else:
-            c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, usable[u], y)
+            c, v = state(price, cum, start, count, supply, reserve, own_q, own_p, eps, usable[u], y)
             if c < 0:
                 v = 0.0
         code[u] = c
@@ -249,7 +281,7 @@ def _compact(usable, reserve, a, y):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def target(  # type: ignore[no-untyped-def]
-    price, cum, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
+    price, cum, start, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
 ):
     """Usable sellers, the buyer's target ``x`` and the quotes at its price (``_best_reply``).
 
@@ -275,14 +307,14 @@ def target(  # type: ignore[no-untyped-def]
     for j in range(n):
         if not active[j] or not reserve[j] <= lim:
             continue
-        c, v = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_top)
+        c, v = state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y_top)
         if not v > TOL:
             continue
         usable[m] = j
         c_top[m] = c
         a_top[m] = v
         if el != 0.0:
-            c2, v2 = state(price, cum, count, supply, reserve, own_q, own_p, eps, j, y_bot)
+            c2, v2 = state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y_bot)
             c_bot[m] = c2
             a_bot[m] = v2 if (c2 >= 0 and v2 > TOL) else 0.0
         m += 1
@@ -303,33 +335,59 @@ def target(  # type: ignore[no-untyped-def]
         hi = demand
         c_lo = c_top.copy()
         c_hi = c_bot.copy()
-        a_lo = a_top.copy()
         p_lo, p_hi = y_top, y_bot
+        a = a_top.copy()  # current quotes; exact for every seller whose two codes agree
+        dyn = np.empty(m, dtype=np.int64)  # sellers whose codes differ: searched at each step
+        nd = 0
+        static_max = 0.0
+        for u in range(m):
+            if c_lo[u] == c_hi[u]:
+                static_max = max(static_max, a[u])
+            else:
+                dyn[nd] = u
+                nd += 1
+        cm = np.empty(m, dtype=np.int64)
         if m > 0:
             for _ in range(30):
                 mid = 0.5 * (lo + hi)
                 y = min(marginal_value(value, demand, el, mid), cap)
-                inside = p_hi <= y <= p_lo
-                a, code = _requote(
-                    price,
-                    cum,
-                    count,
-                    supply,
-                    reserve,
-                    own_q,
-                    own_p,
-                    eps,
-                    usable,
-                    c_lo,
-                    c_hi,
-                    a_lo,
-                    y,
-                    inside,
-                )
-                if smallest_cover(a, mid) > 0:
-                    lo, c_lo, a_lo, p_lo = mid, code, a, y
+                if not p_hi <= y <= p_lo:  # rounding left the bracket: search every seller
+                    for u in range(m):
+                        if c_lo[u] == c_hi[u]:
+                            c_hi[u] = -2  # forces a search; both ends get the new code below
+                    nd = m
+                    dyn[:m] = np.arange(m)
+                    static_max = 0.0
+                amax = static_max
+                for d in range(nd):
+                    u = dyn[d]
+                    c, v = state(
+                        price, cum, start, count, supply, reserve, own_q, own_p, eps, usable[u], y
+                    )
+                    if c < 0 or not v > TOL:
+                        v = 0.0
+                    a[u] = v
+                    cm[u] = c
+                    if v > amax:
+                        amax = v
+                ok = amax >= mid or smallest_cover(a, mid) > 0
+                if ok:
+                    lo, p_lo = mid, y
+                    for d in range(nd):
+                        c_lo[dyn[d]] = cm[dyn[d]]
                 else:
-                    hi, c_hi, p_hi = mid, code, y
+                    hi, p_hi = mid, y
+                    for d in range(nd):
+                        c_hi[dyn[d]] = cm[dyn[d]]
+                k = 0
+                for d in range(nd):
+                    u = dyn[d]
+                    if c_lo[u] == c_hi[u]:
+                        static_max = max(static_max, a[u])
+                    else:
+                        dyn[k] = u
+                        k += 1
+                nd = k
                 if hi - lo <= 1e-4 * demand:
                     break
         x = lo  # the shaded price lies in [p_lo, y_top]
@@ -340,6 +398,7 @@ def target(  # type: ignore[no-untyped-def]
     a, _ = _requote(
         price,
         cum,
+        start,
         count,
         supply,
         reserve,
@@ -358,7 +417,7 @@ def target(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def set_row(price, cum, count, j, qp):  # type: ignore[no-untyped-def]
+def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
     """Rebuild seller ``j``'s row from its bids ``qp[k] = (quantity, price)`` in dict order.
 
     Prices sorted decreasingly, stable in the bids' order (as ``market._Seller._index``), and the
@@ -366,14 +425,14 @@ def set_row(price, cum, count, j, qp):  # type: ignore[no-untyped-def]
     """
     k = qp.shape[0]
     order = np.argsort(-qp[:, 1], kind="mergesort")
-    price[j, :] = -np.inf
-    cum[j, :] = 0.0
+    s = start[j]
     acc = 0.0
+    cum[s] = 0.0
     for m in range(k):
         o = order[m]
-        price[j, m] = qp[o, 1]
+        price[s + m] = qp[o, 1]
         acc += qp[o, 0]
-        cum[j, m + 1] = acc
+        cum[s + m + 1] = acc
     count[j] = k
 
 
@@ -420,6 +479,7 @@ def select_pool(a, ix, x, pool_ranks):  # type: ignore[no-untyped-def]
 def reply(  # type: ignore[no-untyped-def]
     price,
     cum,
+    start,
     count,
     supply,
     reserve,
@@ -441,14 +501,18 @@ def reply(  # type: ignore[no-untyped-def]
     unless holding it costs more than half an ε-step of data.
     """
     usable, x, a, ix, yy = target(
-        price, cum, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
+        price, cum, start, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
     )
     idx, q = select_pool(a, ix, x, pool_ranks)
     p = yy[idx].max() if idx.size else 0.0
     if pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
         y = old_price
-        ah, ixh, yyh = quotes(price, cum, count, supply, reserve, usable, own_q, own_p, eps, y)
-        x_hold = min(quantity_at_price(value, demand, el, y), capacity(ah))
+        ah, ixh, yyh = quotes(
+            price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y
+        )
+        want = quantity_at_price(value, demand, el, y)
+        # min(want, capacity): the capacity's value is needed only when it is below ``want``
+        x_hold = want if smallest_cover(ah, want) > 0 or want <= 0.0 else capacity(ah)
         if x_hold > TOL and x_hold >= q * idx.size - 0.5 * eps / value * demand:
             a, ix, yy, x = ah, ixh, yyh, x_hold
             idx, q = select_pool(a, ix, x, pool_ranks)

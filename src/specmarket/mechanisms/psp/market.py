@@ -496,14 +496,16 @@ def _best_reply(
 
 
 class _Book:
-    """All sellers' bid vectors as padded arrays, for eq. (18) at every seller in one numpy pass.
+    """All sellers' bid vectors as sorted rows in flat buffers, for the compiled buyer reply.
 
     Row ``j`` (the seller's rank) holds its bid prices sorted in decreasing order (stable in the
-    bid dictionary's order, exactly like :meth:`_Seller._index`) and the prefix sums of their
-    quantities, so ``Σ_{p_k > y} d_k`` of every seller is a row-wise count and one gather, with the
-    same floating-point sums as the per-seller index. Rows are rebuilt only for sellers whose bids
-    changed (``dirty``); reserves are refreshed once per round (they move only in the sellers'
-    phase).
+    bid dictionary's order, exactly like :meth:`_Seller._index`) at ``price[start[j]:]`` and the
+    prefix sums of their quantities at ``cum[start[j]:]``, so ``Σ_{p_k > y} d_k`` of a seller is one
+    binary search and one read, with the same floating-point sums as the per-seller index. Each
+    row has room for ``room[j]`` bids; a row that outgrows it moves to the end of the buffers
+    (which double when full) and the buffers are compacted when mostly garbage. Rows are rebuilt
+    only for sellers whose bids changed (``dirty``); reserves are refreshed once per round (they
+    move only in the sellers' phase).
     """
 
     def __init__(self, sellers: list[_Seller]) -> None:
@@ -515,30 +517,42 @@ class _Book:
         self.reserve = np.array([s.reserve for s in sellers], dtype=float)
         self.active = np.zeros(n, dtype=bool)
         self.count = np.zeros(n, dtype=np.int64)
-        self.width = 8
-        self.price = np.full((n, self.width), -np.inf)
-        self.cum = np.zeros((n, self.width + 1))
+        self.room = np.full(n, 8, dtype=np.int64)
+        self.start = np.arange(n, dtype=np.int64) * 9  # a row of room r uses r + 1 cum slots
+        self.end = 9 * n
+        self.price = np.zeros(2 * self.end)
+        self.cum = np.zeros(2 * self.end)
         self.dirty: set[int] = set(range(n))
         self.own_q = np.zeros(n)  # scratch: the replying buyer's own bids (eq. (18) excludes them)
         self.own_p = np.full(n, -np.inf)
 
+    def _grow(self, j: int, k: int) -> None:
+        """Give row ``j`` room for ``k`` bids at the end of the buffers."""
+        live = int((self.room + 1).sum())
+        if self.end > 4 * live:  # mostly garbage: compact (rows are rebuilt, so no copy needed)
+            self.start = np.concatenate(([0], np.cumsum(self.room + 1)[:-1])).astype(np.int64)
+            self.end = live
+            self.dirty.update(range(len(self.sellers)))
+        room = max(2 * k, 8)
+        need = self.end + room + 1
+        if need > self.price.size:
+            size = max(2 * self.price.size, need)
+            self.price = np.resize(self.price, size)
+            self.cum = np.resize(self.cum, size)
+        self.start[j] = self.end
+        self.room[j] = room
+        self.end += room + 1
+
     def refresh(self) -> None:
         """Rebuild the rows of the sellers whose bids changed."""
-        for j in self.dirty:
-            s = self.sellers[j]
-            vals = list(s.bids.values())
+        while self.dirty:
+            j = self.dirty.pop()
+            vals = list(self.sellers[j].bids.values())
             k = len(vals)
-            if k > self.width:
-                w = max(k, 2 * self.width)
-                n = len(self.sellers)
-                price = np.full((n, w), -np.inf)
-                price[:, : self.width] = self.price
-                cum = np.zeros((n, w + 1))
-                cum[:, : self.width + 1] = self.cum
-                self.price, self.cum, self.width = price, cum, w
+            if k > self.room[j]:
+                self._grow(j, k)
             qp = np.array(vals, dtype=float).reshape(k, 2)
-            _kernels.set_row(self.price, self.cum, self.count, j, qp)
-        self.dirty.clear()
+            _kernels.set_row(self.price, self.cum, self.start, self.count, j, qp)
 
     def set_reserves(self) -> None:
         self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)
@@ -565,6 +579,7 @@ def _best_reply_vec(
         x, price, q, pool_ranks = _kernels.reply(
             book.price,
             book.cum,
+            book.start,
             book.count,
             book.supply,
             book.reserve,
