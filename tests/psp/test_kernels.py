@@ -6,6 +6,8 @@ here each piece is checked against its obvious definition on random inputs.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,8 +109,8 @@ def test_state_code_is_monotone_in_the_price() -> None:
     codes = [K.state(*args, 0.05, 0, float(y))[0] for y in ys]
     quotes = [K.state(*args, 0.05, 0, float(y))[1] for y in ys]
     reach = [c for c in codes if c >= 0]
-    assert all(a >= b for a, b in zip(reach, reach[1:], strict=False))
-    assert all(a <= b + _TOL for a, b in zip(quotes, quotes[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(reach))
+    assert all(a <= b + _TOL for a, b in itertools.pairwise(quotes))
 
 
 def test_compiled_replies_match_reference_on_a_crowded_market() -> None:

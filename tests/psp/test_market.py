@@ -308,7 +308,7 @@ def test_bad_input_names_the_field(patch: dict[str, object], field: str) -> None
     assert exc.value.field == field
 
 
-# ------------------------------------------------------------------ vectorised replies
+# ------------------------------------------------------------------ compiled replies
 
 
 def _same_run(m: DataMarket) -> None:
@@ -330,13 +330,13 @@ def _same_run(m: DataMarket) -> None:
         (5, {"reserve_policy": "patient"}),
     ],
 )
-def test_vectorised_replies_match_per_seller_reference(seed: int, options: dict) -> None:
-    """The all-sellers-at-once reply (used from 150 sellers on) gives the same trajectory, bit
-    for bit, as the per-seller reference: every round's bids, reserves, messages, welfare."""
+def test_compiled_replies_match_per_seller_reference(seed: int, options: dict) -> None:
+    """The compiled reply (the default) gives the same trajectory, bit for bit, as the
+    per-seller reference: every round's bids, reserves, messages, welfare."""
     _same_run(random_market(30, 8, seed, max_rounds=40, **options))
 
 
-def test_vectorised_replies_match_on_worked_example_and_late_joins() -> None:
+def test_compiled_replies_match_on_worked_example_and_late_joins() -> None:
     _same_run(worked_example())
     m = random_market(12, 5, 7, max_rounds=40)
     sellers = tuple(

@@ -30,8 +30,8 @@ that have a reason to act send their bids — all against the same snapshot (``o
 "synchronous"``, the seed's worked example) or one after the other in a seeded random order
 (``"asynchronous"``) — then each seller whose bid vector changed recomputes its auction and
 notifies its bidders. Buyers and sellers may join at any round. Every round is written to a
-JSON-lines trace; messages are counted. From ``_VECTOR_MIN_SELLERS`` sellers on, a buyer's reply
-evaluates eq. (18) at every seller in one numpy pass (:class:`_Book`); the per-seller Python reply
+JSON-lines trace; messages are counted. A buyer's reply runs in compiled loops over every seller's
+sorted bid row (:class:`_Book`, :mod:`._kernels`, numba); the per-seller Python reply
 is kept as the reference (``simulate(..., reference=True)``), with identical results.
 
 Welfare and efficiency are measured against :func:`centralised_optimum`, the exact maximiser of
@@ -82,7 +82,6 @@ __all__ = [
 
 _TOL = 1e-9
 ISP_ID = "isp"
-_VECTOR_MIN_SELLERS = 150  # below this the per-seller Python reply is faster than numpy's overhead
 
 
 # ----------------------------------------------------------------------------------------------
@@ -622,7 +621,7 @@ def simulate(
     keep_trace: bool = False,
     on_round: Callable[[int], None] | None = None,
     naive: bool = False,
-    reference: bool | None = None,
+    reference: bool = False,
 ) -> MarketResult:
     """Run the distributed data-exchange market to convergence (issue items 5–9).
 
@@ -641,10 +640,9 @@ def simulate(
         sorted index with prefix sums) in the per-seller reply; for the benchmark's ratio.
     reference
         ``True``: the per-seller reply (one Python call of eq. (18) per seller and price, with the
-        sorted per-seller index); ``False``: the vectorised reply (:class:`_Book`, every seller
-        at once); ``None`` (default): vectorised from ``_VECTOR_MIN_SELLERS`` sellers on, where
-        it is faster. Identical results either way (the tests check it). ``naive`` implies
-        ``True``.
+        sorted per-seller index); ``False`` (default): the compiled reply (:class:`_Book`,
+        :mod:`._kernels`; 3–7× faster from 8 sellers on, more on large markets). Identical results
+        either way (the tests compare whole traces). ``naive`` implies ``True``.
 
     Returns
     -------
@@ -663,8 +661,6 @@ def simulate(
     }
     all_buyers = {b.id: _Buyer(spec=b) for b in market.buyers}
     book: _Book | None = None
-    if reference is None:
-        reference = len(market.sellers) < _VECTOR_MIN_SELLERS
     if not (naive or reference):
         book = _Book(list(all_sellers.values()))
         for s in all_sellers.values():
