@@ -792,7 +792,8 @@ def _apply(
     pool, price, isp, target = reply
     out: list[dict[str, Any]] = []
     bid_id = b.spec.id
-    for j in set(b.pool) | set(pool):
+    # old pool then new sellers, in dict order: the trace does not depend on string hashing
+    for j in [*b.pool, *(j for j in pool if j not in b.pool)]:
         new_q = pool.get(j, 0.0)
         old = sellers[j].bids.get(bid_id)
         new = (new_q, price) if new_q > _TOL else None
