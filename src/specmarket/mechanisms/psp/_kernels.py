@@ -21,28 +21,6 @@ TOL = 1e-9  # market._TOL
 
 
 @njit(cache=True)
-def available1(price, cum, start, count, supply, own_q, own_p, j, y):  # type: ignore[no-untyped-def]
-    """Eq. (18) at seller ``j`` and price ``y``, bids at ``≥ y`` counted, own bid excluded.
-
-    Same arithmetic as ``market._Seller.available_to`` (binary search on the sorted row).
-    """
-    t = (y - 2 * TOL) + TOL
-    lo = 0
-    hi = count[j]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if price[start[j] + mid] > t:
-            lo = mid + 1
-        else:
-            hi = mid
-    used = cum[start[j] + lo]
-    if own_p[j] >= y - TOL:
-        used = used - own_q[j]
-    v = supply[j] - used
-    return v if v > 0.0 else 0.0
-
-
-@njit(cache=True)
 def quotes(price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y):  # type: ignore[no-untyped-def]
     """Usable sellers at price ``y``: (available, rank, effective price), in rank order.
 
@@ -54,14 +32,13 @@ def quotes(price, cum, start, count, supply, reserve, usable, own_q, own_p, eps,
     ix = np.empty(n, dtype=np.int64)
     yy = np.empty(n)
     m = 0
-    lim = y + eps + TOL
     for u in range(n):
         j = usable[u]
-        r = reserve[j]
-        if r > lim:
+        c, v = state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y)
+        if c < 0:
             continue
+        r = reserve[j]
         yj = y if y >= r else r
-        v = available1(price, cum, start, count, supply, own_q, own_p, j, yj)
         if v > TOL:
             a[m] = v
             ix[m] = j
@@ -194,7 +171,8 @@ def state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y):  
     The code is ``-1`` when ``j`` is out of reach, else ``2k + own`` with ``k`` the number of bids
     above the effective price and ``own`` whether the buyer's own bid is excluded; all three are
     monotone in ``y``, so two prices with the same code bracket prices with the same quote.
-    The availability is :func:`available1`'s, operation for operation.
+    The availability is eq. (18) with bids at ``≥`` the effective price counted and the buyer's
+    own bid excluded (``market._Seller.available_to``), operation for operation.
     """
     r = reserve[j]
     if r > y + eps + TOL:

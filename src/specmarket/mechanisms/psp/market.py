@@ -475,18 +475,19 @@ def _best_reply(
             idx, q = _select_pool(b, cands, x)
             price = max(y, max((cands[k][3] for k in idx), default=0.0))
     pool = {cands[k][2]: q for k in idx}
-    got = q * len(idx)
-    # data still worth more than p^κ comes from the ISP (seller κ)
-    if spec.value > isp_price:
-        z_kappa = (
-            spec.demand
-            if spec.elasticity == 0.0
-            else min(spec.demand, spec.demand * (1.0 - isp_price / spec.value) / spec.elasticity)
-        )
-        isp = max(0.0, z_kappa - got)
-    else:
-        isp = 0.0
-    return pool, price, isp, x
+    return pool, price, _isp_quantity(spec, isp_price, q * len(idx)), x
+
+
+def _isp_quantity(spec: DataBuyer, isp_price: float, got: float) -> float:
+    """Data still worth more than ``p^κ`` beyond what the sellers give: bought from κ."""
+    if spec.value <= isp_price:
+        return 0.0
+    z_kappa = (
+        spec.demand
+        if spec.elasticity == 0.0
+        else min(spec.demand, spec.demand * (1.0 - isp_price / spec.value) / spec.elasticity)
+    )
+    return max(0.0, z_kappa - got)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -597,17 +598,7 @@ def _best_reply_vec(
         own_q[mine] = 0.0
         own_p[mine] = -np.inf
     pool = {book.ids[r]: q for r in pool_ranks.tolist()}
-    got = q * pool_ranks.size
-    if spec.value > isp_price:
-        z_kappa = (
-            spec.demand
-            if spec.elasticity == 0.0
-            else min(spec.demand, spec.demand * (1.0 - isp_price / spec.value) / spec.elasticity)
-        )
-        isp = max(0.0, z_kappa - got)
-    else:
-        isp = 0.0
-    return pool, float(price), isp, float(x)
+    return pool, float(price), _isp_quantity(spec, isp_price, q * pool_ranks.size), float(x)
 
 
 # ----------------------------------------------------------------------------------------------
