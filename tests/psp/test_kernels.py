@@ -71,8 +71,8 @@ def _row(book: _Book, j: int) -> tuple[list[float], list[float]]:
     return book.price[s : s + k].tolist(), book.cum[s : s + k + 1].tolist()
 
 
-def test_book_rows_equal_the_per_seller_index_through_growth_and_compaction() -> None:
-    """Rows that outgrow their room move to the end of the buffers; compaction keeps them."""
+def test_book_rows_equal_the_per_seller_index_through_growth() -> None:
+    """Rows that outgrow their room move to the end of the buffers and keep their content."""
     rng = np.random.default_rng(5)
     sellers = [_Seller(id=f"s{k}", rank=k, supply=100.0, reserve=0.01) for k in range(6)]
     book = _Book(sellers)
@@ -89,7 +89,8 @@ def test_book_rows_equal_the_per_seller_index_through_growth_and_compaction() ->
             prices, cum = _row(book, t.rank)
             assert prices == [-p for p in t._neg]
             assert cum == t._cum
-    assert book.end <= 4 * int((book.room + 1).sum()) + int(book.room.max()) + 1
+    assert int(book.room.max()) > 8  # some row moved
+    assert book.end <= 3 * int((book.room + 1).sum())  # abandoned blocks stay bounded
 
 
 def test_state_code_is_monotone_in_the_price() -> None:

@@ -503,7 +503,8 @@ class _Book:
     prefix sums of their quantities at ``cum[start[j]:]``, so ``Σ_{p_k > y} d_k`` of a seller is one
     binary search and one read, with the same floating-point sums as the per-seller index. Each
     row has room for ``room[j]`` bids; a row that outgrows it moves to the end of the buffers
-    (which double when full) and the buffers are compacted when mostly garbage. Rows are rebuilt
+    (which double when full) with twice the room, so abandoned blocks stay below twice the live
+    ones and no compaction is needed. Rows are rebuilt
     only for sellers whose bids changed (``dirty``); reserves are refreshed once per round (they
     move only in the sellers' phase).
     """
@@ -528,12 +529,7 @@ class _Book:
 
     def _grow(self, j: int, k: int) -> None:
         """Give row ``j`` room for ``k`` bids at the end of the buffers."""
-        live = int((self.room + 1).sum())
-        if self.end > 4 * live:  # mostly garbage: compact (rows are rebuilt, so no copy needed)
-            self.start = np.concatenate(([0], np.cumsum(self.room + 1)[:-1])).astype(np.int64)
-            self.end = live
-            self.dirty.update(range(len(self.sellers)))
-        room = max(2 * k, 8)
+        room = max(2 * k, 8)  # rooms at least double, so abandoned blocks total < 2x the live rows
         need = self.end + room + 1
         if need > self.price.size:
             size = max(2 * self.price.size, need)
