@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specmarket.errors import InvalidInput
+from specmarket.mechanisms.psp import market
 from specmarket.mechanisms.psp.local_auction import (
     allocate,
     available,
@@ -346,3 +347,29 @@ def test_compiled_replies_match_on_worked_example_and_late_joins() -> None:
         b.model_copy(update={"join_round": 2}) if k % 3 == 0 else b for k, b in enumerate(m.buyers)
     )
     _same_run(m.model_copy(update={"sellers": sellers, "buyers": buyers}))
+
+
+def test_freed_lot_wakes_only_buyers_it_can_give_more_than_an_eps_step() -> None:
+    """Choice 7: a lot at reserve r wakes a buyer iff min(lot, ρ(r − ε) − held) > ε/θ'(0)."""
+    eps = 0.05
+    # buyers: flat 10 @ 2; elastic θ'(z) = 4(1 − z/20); flat 10 @ 1 (below the lot's reach)
+    value = np.array([2.0, 4.0, 1.0])
+    demand = np.array([10.0, 20.0, 10.0])
+    el = np.array([0.0, 1.0, 0.0])
+    held = np.array([9.0, 9.0, 0.0])
+    # ρ(1.95) for the elastic buyer = 20(1 − 1.95/4) = 10.25: wants 1.25 more than it holds
+    big = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([5.0]), eps)
+    assert big.tolist() == [True, True, False]
+    # a lot of 0.02 is below the flat buyer's step 0.05/2 but above the elastic one's 0.05/4
+    small = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.02]), eps)
+    assert small.tolist() == [False, True, False]
+    sliver = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.01]), eps)
+    assert not sliver.any()
+    # a lot priced beyond the elastic buyer's want: ρ(3.95) = 0.25 < held
+    dear = market._freed_wakes(value, demand, el, held, np.array([4.0]), np.array([5.0]), eps)
+    assert dear.tolist() == [False, False, False]
+    # several lots: any one suffices
+    both = market._freed_wakes(
+        value, demand, el, held, np.array([4.0, 2.0]), np.array([5.0, 5.0]), eps
+    )
+    assert both.tolist() == [True, True, False]

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TextIO
@@ -417,6 +416,35 @@ def quantity_at_price(spec: DataBuyer, y: float) -> float:
     return float(min(spec.demand, max(0.0, spec.demand * (1.0 - y / spec.value) / spec.elasticity)))
 
 
+def _freed_wakes(
+    value: np.ndarray,
+    demand: np.ndarray,
+    el: np.ndarray,
+    total: np.ndarray,
+    lot_reserve: np.ndarray,
+    lot_free: np.ndarray,
+    epsilon: float,
+) -> np.ndarray:
+    """Which buyers a round's freed data wakes (our rule, docs/psp.md choice 7).
+
+    Seller ``j`` freed data this round: a lot of ``f_j`` units at reserve ``r_j``, ``f_j`` what
+    it returned this round (or all its unsold data if its reserve fell; data that was already
+    unsold at that reserve was already announced). Buyer ``i``, holding ``x_i``, wakes when some
+    lot can add more than one ε-step of data to it: ``min(f_j, ρ_i(r_j − ε) − x_i) > ε/θ_i'(0)``,
+    with ``ρ_i`` the quantity worth a unit price (:func:`quantity_at_price`) and ``r_j − ε`` the
+    reach of a bid. A lot smaller than the step ``ε/θ_i'(0)`` of the ε-best reply is worth less
+    than ε to the buyer; waking it for a sliver only costs a reply.
+    """
+    step = epsilon / value  # (buyers,)
+    y = np.maximum(lot_reserve - epsilon, 0.0)[:, None]  # (lots, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = demand * (1.0 - y / value) / np.where(el > 0.0, el, 1.0)
+    want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
+    want = np.where(y > value + _TOL, 0.0, want)  # (lots, buyers)
+    gain = np.minimum(lot_free[:, None], want - total)
+    return (gain > step + 1e-7).any(axis=0)
+
+
 def _capacity(cands: list[tuple[float, int, str, float]]) -> float:
     return max((n * c[0] for n, c in enumerate(cands, start=1)), default=0.0)
 
@@ -657,6 +685,7 @@ def simulate(
     last_join = max(list(seller_join.values()) + list(buyer_join.values()))
     active_s: list[_Seller] = []
     active_b: list[_Buyer] = []
+    spec_cols = _spec_columns(active_b)  # (value, demand, elasticity) of the active buyers
     to_act: set[str] = set()
     messages = 0
     records: list[dict[str, Any]] = []
@@ -710,17 +739,17 @@ def simulate(
         messages += len(changes)
         # ---- sellers move
         touched = {c["seller"] for c in changes}
-        freed = False
-        freed_floor = math.inf  # lowest reserve among sellers that freed data
+        lots: list[tuple[float, float]] = []  # (reserve, unsold) of the sellers that freed data
         for s in active_s:
             if s.id not in touched and not (new_seller and s.id in joined):
                 continue
             before_sold, before_res = s.sold, s.reserve
             s.run_auction(eps, cap, sticky, patient)
             messages += len(s.bids)  # notify every bidder of the new bid vector
-            if s.sold < before_sold - _TOL or s.reserve < before_res - _TOL:
-                freed = True
-                freed_floor = min(freed_floor, s.reserve)
+            if s.reserve < before_res - _TOL:  # all its unsold data is newly within reach
+                lots.append((s.reserve, s.supply - s.sold))
+            elif s.sold < before_sold - _TOL:  # only what it returned this round is new
+                lots.append((s.reserve, before_sold - s.sold))
         if decay:
             # option (not in the seed): a seller left with unsold data in a quiet round lowers
             # its sticky reserve by ε, undoing the overshoot of the early rounds
@@ -731,24 +760,23 @@ def simulate(
                     s.reserve = max(eps, s.reserve - eps)
                     s.run_auction(eps, cap, sticky)
                     messages += 1 + len(s.bids)
-                    freed = True
-                    freed_floor = min(freed_floor, s.reserve)
+                    lots.append((s.reserve, s.supply - s.sold))
         # ---- which buyers have a reason to act next round
-        for b in active_b:
+        held = np.empty(len(active_b))
+        for k, b in enumerate(active_b):
             got = {j: all_sellers[j].alloc.get(b.spec.id, 0.0) for j in b.pool}
             partial = any(got[j] < q - 1e-7 for j, q in b.pool.items())
             if partial and got != b.last_seen:
                 to_act.add(b.spec.id)
             b.last_seen = got
-            if freed:
-                # freed data (public offers) only matters to a buyer that wants more than it has
-                # at the lowest reserve among the sellers that freed data (within ε, the reach of
-                # a bid), by more than the ε-best reply's step ε/θ'(0)
-                total = sum(got.values()) + b.isp
-                step = eps / b.spec.value if b.spec.elasticity > 0 else 0.0
-                want = quantity_at_price(b.spec, max(freed_floor - eps, 0.0))
-                if want > total + step + 1e-7:
-                    to_act.add(b.spec.id)
+            held[k] = sum(got.values()) + b.isp
+        if lots and active_b:
+            # freed data (public offers) wakes the buyers it can give more than an ε-step to
+            if len(spec_cols[0]) != len(active_b):
+                spec_cols = _spec_columns(active_b)
+            lot_r, lot_f = np.array(lots).T
+            for k in np.flatnonzero(_freed_wakes(*spec_cols, held, lot_r, lot_f, eps)):
+                to_act.add(active_b[k].spec.id)
         rounds = t + 1
         welfare_now = _welfare(active_b, all_sellers, cap)
         rec = {
@@ -770,6 +798,13 @@ def simulate(
             break
 
     return _finish(market, all_buyers, all_sellers, rounds, messages, converged, records)
+
+
+def _spec_columns(buyers: list[_Buyer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The buyers' (value, demand, elasticity) as arrays, for the vectorised wake-up test."""
+    cols = np.array([(b.spec.value, b.spec.demand, b.spec.elasticity) for b in buyers], float)
+    cols = cols.reshape(len(buyers), 3)
+    return cols[:, 0], cols[:, 1], cols[:, 2]
 
 
 def _apply(
