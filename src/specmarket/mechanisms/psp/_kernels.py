@@ -471,6 +471,16 @@ def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def set_rows(price, cum, start, count, rows, sizes, qp):  # type: ignore[no-untyped-def]
+    """:func:`set_row` for several sellers: row ``rows[k]`` from the next ``sizes[k]`` bids of
+    ``qp`` (one call per buyer reply instead of one per changed seller)."""
+    o = 0
+    for k in range(rows.size):
+        set_row(price, cum, start, count, rows[k], qp[o : o + sizes[k]])
+        o += sizes[k]
+
+
+@njit(cache=True)
 def quantity_at_price(value, demand, el, y):  # type: ignore[no-untyped-def]
     """``sup{z ≤ D_i : θ_i'(z) ≥ y}`` (``market.quantity_at_price``)."""
     if y > value + TOL:

@@ -568,15 +568,24 @@ class _Book:
         self.end += room + 1
 
     def refresh(self) -> None:
-        """Rebuild the rows of the sellers whose bids changed."""
-        while self.dirty:
-            j = self.dirty.pop()
-            vals = list(self.sellers[j].bids.values())
+        """Rebuild the rows of the sellers whose bids changed (one compiled call for all)."""
+        if not self.dirty:
+            return
+        rows = list(self.dirty)
+        self.dirty.clear()
+        sizes = []
+        flat: list[tuple[float, float]] = []
+        for j in rows:
+            vals = self.sellers[j].bids.values()
             k = len(vals)
             if k > self.room[j]:
                 self._grow(j, k)
-            qp = np.array(vals, dtype=float).reshape(k, 2)
-            _kernels.set_row(self.price, self.cum, self.start, self.count, j, qp)
+            sizes.append(k)
+            flat.extend(vals)
+        qp = np.array(flat, dtype=float).reshape(len(flat), 2)
+        _kernels.set_rows(
+            self.price, self.cum, self.start, self.count, np.array(rows), np.array(sizes), qp
+        )
 
     def set_reserves(self) -> None:
         self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)
@@ -619,8 +628,9 @@ def _best_reply_vec(
             b.price,
         )
     finally:
-        own_q[mine] = 0.0
-        own_p[mine] = -np.inf
+        for r in mine:  # a few sellers: scalar stores beat fancy indexing
+            own_q[r] = 0.0
+            own_p[r] = -np.inf
     pool = {book.ids[r]: q for r in pool_ranks.tolist()}
     return pool, float(price), _isp_quantity(spec, isp_price, q * pool_ranks.size), float(x)
 
