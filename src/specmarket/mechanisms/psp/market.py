@@ -741,11 +741,11 @@ def simulate(
                 reply = _best_reply(b, active_s, eps, cap)
                 messages += 2 * sum(1 for s in active_s if s.id not in b.pool)  # quotes
             if market.order == "asynchronous":
-                changes.extend(_apply(b, reply, all_sellers))
+                changes.extend(_apply(b, reply, all_sellers, eps))
             else:
                 replies.append((b, reply))
         for b, reply in replies:
-            changes.extend(_apply(b, reply, all_sellers))
+            changes.extend(_apply(b, reply, all_sellers, eps))
         messages += len(changes)
         # ---- sellers move
         touched = {c["seller"] for c in changes}
@@ -817,12 +817,32 @@ def _spec_columns(buyers: list[_Buyer]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return cols[:, 0], cols[:, 1], cols[:, 2]
 
 
+def _holds(b: _Buyer, pool: dict[str, float], price: float, epsilon: float) -> bool:
+    """The quantity hold (docs/psp.md choice 7c): keep the bid when the reply only moves the
+    total quantity, on the same pool at the same price, by at most one ε-step ``ε/θ_i'(0)``.
+
+    Such a move changes the buyer's value by at most ``ε`` — the ε-best reply ignores it
+    (Lazar–Semret: a player rebids only when it gains more than ε) — yet every one of them
+    reshuffles its sellers' allocations and wakes other buyers.
+    """
+    new = {j: q for j, q in pool.items() if q > _TOL}
+    if not b.pool or new.keys() != b.pool.keys() or abs(price - b.price) > 1e-12:
+        return False
+    return abs(sum(new.values()) - sum(b.pool.values())) <= epsilon / b.spec.value
+
+
 def _apply(
-    b: _Buyer, reply: tuple[dict[str, float], float, float, float], sellers: dict[str, _Seller]
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    sellers: dict[str, _Seller],
+    epsilon: float,
 ) -> list[dict[str, Any]]:
-    """Send the new consistent bid to the pool and zero bids (opt-outs) to the sellers left."""
+    """Send the new consistent bid to the pool and zero bids (opt-outs) to the sellers left,
+    unless the buyer holds its bid (:func:`_holds`)."""
     pool, price, isp, target = reply
     out: list[dict[str, Any]] = []
+    if _holds(b, pool, price, epsilon):
+        return out
     bid_id = b.spec.id
     # old pool then new sellers, in dict order: the trace does not depend on string hashing
     for j in [*b.pool, *(j for j in pool if j not in b.pool)]:
