@@ -373,3 +373,25 @@ def test_freed_lot_wakes_only_buyers_it_can_give_more_than_an_eps_step() -> None
         value, demand, el, held, np.array([4.0, 2.0]), np.array([5.0, 5.0]), eps
     )
     assert both.tolist() == [True, True, False]
+
+
+def test_quantity_hold_keeps_a_bid_moved_by_at_most_one_eps_step() -> None:
+    """Choice 7c: same pool, same price, |Δ total| ≤ ε/θ'(0) → the bid is kept."""
+    spec = DataBuyer(id="b", demand=20.0, value=2.0, elasticity=1.0)
+    b = market._Buyer(spec=spec, pool={"s1": 5.0, "s2": 5.0}, price=1.5)
+    eps = 0.1  # step ε/θ'(0) = 0.05 in total
+    assert market._holds(b, {"s1": 5.02, "s2": 5.02}, 1.5, eps)
+    assert market._holds(b, {"s1": 4.98, "s2": 4.98}, 1.5, eps)
+    assert not market._holds(b, {"s1": 5.03, "s2": 5.03}, 1.5, eps)  # 0.06 > 0.05
+    assert not market._holds(b, {"s1": 5.0, "s3": 5.0}, 1.5, eps)  # another pool
+    assert not market._holds(b, {"s1": 5.0, "s2": 5.0}, 1.6, eps)  # another price
+    assert not market._holds(market._Buyer(spec=spec), {"s1": 5.0}, 1.5, eps)  # first bid
+    # a held reply sends nothing and leaves the buyer's state alone
+    sellers = {
+        j: market._Seller(id=j, rank=k, supply=50.0, reserve=eps)
+        for k, j in enumerate(["s1", "s2"])
+    }
+    for j in sellers:
+        sellers[j].set_bid("b", 5.0, 1.5)
+    assert market._apply(b, ({"s1": 5.01, "s2": 5.01}, 1.5, 0.0, 10.02), sellers, eps) == []
+    assert b.pool == {"s1": 5.0, "s2": 5.0} and sellers["s1"].bids["b"] == (5.0, 1.5)
