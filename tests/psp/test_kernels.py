@@ -128,3 +128,15 @@ def test_compiled_replies_match_reference_on_a_crowded_market() -> None:
                 key = (rec["round"], c["buyer"])
                 spread[key] = spread.get(key, 0) + 1
     assert max(spread.values()) >= 2  # some buyer spread a consistent bid over several sellers
+
+
+def test_probe_starts_at_the_hint_then_steps_beyond_it_then_bisects() -> None:
+    """The warm-started target search (choice 5): hint, hint ± width, then midpoints."""
+    assert K.probe(0.0, 10.0, 0, 3.0, 0.2) == 3.0
+    assert K.probe(0.0, 10.0, 0, -1.0, 0.2) == 5.0  # no hint
+    assert K.probe(0.0, 10.0, 0, 10.0, 0.2) == 5.0  # hint on the bracket's edge
+    assert K.probe(3.0, 10.0, 1, 3.0, 0.2) == 3.2  # the hint passed: look just above it
+    assert K.probe(0.0, 3.0, 1, 3.0, 0.2) == 2.8  # the hint failed: look just below it
+    assert K.probe(0.0, 3.1, 1, 3.0, 0.2) == 1.55  # hint not an end: bisect
+    assert K.probe(3.0, 3.1, 1, 3.0, 0.2) == 3.05  # the step leaves the bracket: bisect
+    assert K.probe(3.0, 3.2, 2, 3.0, 0.2) == 3.1

@@ -282,8 +282,47 @@ def _compact(usable, reserve, a, y):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def probe(lo, hi, k, hint, width):  # type: ignore[no-untyped-def]
+    """The ``k``-th point tested by the target search on the bracket ``(lo, hi)``.
+
+    Warm start (docs/psp.md choice 5): first the buyer's last supremum ``hint``, then one
+    ``width`` beyond it in the direction its test went, then plain bisection. Replies move the
+    target little between rounds, so the bracket is usually narrow after two tests and the later
+    steps re-search few sellers. Same guarantee as bisection: the search stops with
+    ``hi − lo ≤ 10⁻⁴ D_i``.
+    """
+    z = 0.5 * (lo + hi)
+    if k == 0:
+        if lo < hint < hi:
+            z = hint
+    elif k == 1:
+        c = z
+        if lo == hint:
+            c = hint + width
+        elif hi == hint:
+            c = hint - width
+        if lo < c < hi:
+            z = c
+    return z
+
+
+@njit(cache=True)
 def target(  # type: ignore[no-untyped-def]
-    price, cum, start, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
+    price,
+    cum,
+    start,
+    count,
+    supply,
+    reserve,
+    active,
+    own_q,
+    own_p,
+    eps,
+    cap,
+    value,
+    demand,
+    el,
+    hint,
 ):
     """Usable sellers, the buyer's target ``x`` and the quotes at its price (``_best_reply``).
 
@@ -372,8 +411,8 @@ def target(  # type: ignore[no-untyped-def]
                 nd += 1
         cm = np.empty(m, dtype=np.int64)
         if m > 0:
-            for _ in range(30):
-                mid = 0.5 * (lo + hi)
+            for k_step in range(32):
+                mid = probe(lo, hi, k_step, hint, 0.02 * demand)
                 y = min(marginal_value(value, demand, el, mid), cap)
                 if not p_hi <= y <= p_lo:  # rounding left the bracket: search every seller
                     for u in range(m):
@@ -537,6 +576,7 @@ def reply(  # type: ignore[no-untyped-def]
     el,
     pool_ranks,
     old_price,
+    hint,
 ):
     """The buyer's reply without its ISP part (``market._best_reply``): target ``x``, price,
     per-seller quantity and the pool's ranks, best first.
@@ -545,7 +585,21 @@ def reply(  # type: ignore[no-untyped-def]
     unless holding it costs more than half an ε-step of data.
     """
     usable, x, a, ix, yy = target(
-        price, cum, start, count, supply, reserve, active, own_q, own_p, eps, cap, value, demand, el
+        price,
+        cum,
+        start,
+        count,
+        supply,
+        reserve,
+        active,
+        own_q,
+        own_p,
+        eps,
+        cap,
+        value,
+        demand,
+        el,
+        hint,
     )
     idx, q = select_pool(a, ix, x, pool_ranks)
     p = yy[idx].max() if idx.size else 0.0

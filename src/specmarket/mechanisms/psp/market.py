@@ -475,8 +475,9 @@ def _best_reply(
             best = _capacity_candidates(b, usable, price_of(0.0), epsilon)
             cands = best if _capacity(best) > _TOL else []
             if cands:
-                for _ in range(30):
-                    mid = 0.5 * (lo + hi)
+                hint = _hint(b, epsilon)
+                for k in range(32):
+                    mid = _kernels.probe(lo, hi, k, hint, 0.02 * spec.demand)
                     c = _capacity_candidates(b, usable, price_of(mid), epsilon)
                     if _capacity(c) >= mid:
                         lo, cands = mid, c
@@ -504,6 +505,12 @@ def _best_reply(
             price = max(y, max((cands[k][3] for k in idx), default=0.0))
     pool = {cands[k][2]: q for k in idx}
     return pool, price, _isp_quantity(spec, isp_price, q * len(idx)), x
+
+
+def _hint(b: _Buyer, epsilon: float) -> float:
+    """Where the target search starts (:func:`._kernels.probe`): the supremum of the buyer's
+    last reply, its target plus the shading step (−1, no hint, before its first positive one)."""
+    return b.target + epsilon / b.spec.value if b.target > 0 else -1.0
 
 
 def _isp_quantity(spec: DataBuyer, isp_price: float, got: float) -> float:
@@ -626,6 +633,7 @@ def _best_reply_vec(
             spec.elasticity,
             np.array(ranks, dtype=np.int64),
             b.price,
+            _hint(b, epsilon),
         )
     finally:
         for r in mine:  # a few sellers: scalar stores beat fancy indexing
