@@ -395,3 +395,15 @@ def test_quantity_hold_keeps_a_bid_moved_by_at_most_one_eps_step() -> None:
         sellers[j].set_bid("b", 5.0, 1.5)
     assert market._apply(b, ({"s1": 5.01, "s2": 5.01}, 1.5, 0.0, 10.02), sellers, eps) == []
     assert b.pool == {"s1": 5.0, "s2": 5.0} and sellers["s1"].bids["b"] == (5.0, 1.5)
+
+
+def test_lot_deafness_set_by_a_null_lot_reply_and_cleared_by_any_bid() -> None:
+    """Choice 7d: woken only by lots (lowest waking reserve 1.8), sent nothing → deaf from 1.8."""
+    b = market._Buyer(spec=DataBuyer(id="b", demand=10.0, value=3.0, elasticity=0.5))
+    assert market._listen(b, [], {"b": 1.8}) == [] and b.deaf == 1.8
+    market._listen(b, [], {"b": 1.9})
+    assert b.deaf == 1.8  # only lots strictly below 1.8 wake it now
+    market._listen(b, [], {})  # woken for another reason, sent nothing: unchanged
+    assert b.deaf == 1.8
+    sent = [{"buyer": "b", "seller": "s", "quantity": 1.0, "price": 2.0}]
+    assert market._listen(b, sent, {}) == sent and b.deaf == float("inf")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TextIO
@@ -336,6 +337,8 @@ class _Buyer:
     isp: float = 0.0
     target: float = 0.0  # what the buyer wants from the sellers
     last_seen: dict[str, float] = field(default_factory=dict)
+    # lots at reserves ≥ this no longer wake the buyer: a lot wake at this price changed nothing
+    deaf: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -416,7 +419,7 @@ def quantity_at_price(spec: DataBuyer, y: float) -> float:
     return float(min(spec.demand, max(0.0, spec.demand * (1.0 - y / spec.value) / spec.elasticity)))
 
 
-def _freed_wakes(
+def _lot_uses(
     value: np.ndarray,
     demand: np.ndarray,
     el: np.ndarray,
@@ -425,7 +428,7 @@ def _freed_wakes(
     lot_free: np.ndarray,
     epsilon: float,
 ) -> np.ndarray:
-    """Which buyers a round's freed data wakes (our rule, docs/psp.md choice 7).
+    """Which lots of a round's freed data wake which buyers (our rule, docs/psp.md choice 7).
 
     Seller ``j`` freed data this round: a lot of ``f_j`` units at reserve ``r_j``, ``f_j`` what
     it returned this round (or all its unsold data if its reserve fell; data that was already
@@ -442,7 +445,7 @@ def _freed_wakes(
     want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
     want = np.where(y > value + _TOL, 0.0, want)  # (lots, buyers)
     gain = np.minimum(lot_free[:, None], want - total)
-    return (gain > step + 1e-7).any(axis=0)
+    return gain > step + 1e-7  # (lots, buyers): the lots that wake each buyer
 
 
 def _capacity(cands: list[tuple[float, int, str, float]]) -> float:
@@ -705,6 +708,7 @@ def simulate(
     active_b: list[_Buyer] = []
     spec_cols = _spec_columns(active_b)  # (value, demand, elasticity) of the active buyers
     to_act: set[str] = set()
+    lot_only: dict[str, float] = {}  # buyers woken only by freed data → lowest waking reserve
     messages = 0
     records: list[dict[str, Any]] = []
     converged = False
@@ -732,6 +736,9 @@ def simulate(
             to_act.update(b.spec.id for b in active_b)
         acting = [b for b in active_b if b.spec.id in to_act]
         to_act = set()
+        if new_seller:
+            lot_only.clear()
+        waiting, lot_only = lot_only, {}
         if market.order == "asynchronous":
             perm = rng.permutation(len(acting))
             acting = [acting[k] for k in perm]
@@ -749,11 +756,11 @@ def simulate(
                 reply = _best_reply(b, active_s, eps, cap)
                 messages += 2 * sum(1 for s in active_s if s.id not in b.pool)  # quotes
             if market.order == "asynchronous":
-                changes.extend(_apply(b, reply, all_sellers, eps))
+                changes.extend(_listen(b, _apply(b, reply, all_sellers, eps), waiting))
             else:
                 replies.append((b, reply))
         for b, reply in replies:
-            changes.extend(_apply(b, reply, all_sellers, eps))
+            changes.extend(_listen(b, _apply(b, reply, all_sellers, eps), waiting))
         messages += len(changes)
         # ---- sellers move
         touched = {c["seller"] for c in changes}
@@ -793,8 +800,14 @@ def simulate(
             if len(spec_cols[0]) != len(active_b):
                 spec_cols = _spec_columns(active_b)
             lot_r, lot_f = np.array(lots).T
-            for k in np.flatnonzero(_freed_wakes(*spec_cols, held, lot_r, lot_f, eps)):
-                to_act.add(active_b[k].spec.id)
+            uses = _lot_uses(*spec_cols, held, lot_r, lot_f, eps)
+            deaf = np.array([b.deaf for b in active_b])
+            uses &= lot_r[:, None] < deaf[None, :]
+            for k in np.flatnonzero(uses.any(axis=0)):
+                bid_ = active_b[k].spec.id
+                if bid_ not in to_act:
+                    lot_only[bid_] = float(lot_r[uses[:, k]].min())
+                to_act.add(bid_)
         rounds = t + 1
         welfare_now = _welfare(active_b, all_sellers, cap)
         rec = {
@@ -816,6 +829,31 @@ def simulate(
             break
 
     return _finish(market, all_buyers, all_sellers, rounds, messages, converged, records)
+
+
+def _freed_wakes(
+    value: np.ndarray,
+    demand: np.ndarray,
+    el: np.ndarray,
+    total: np.ndarray,
+    lot_reserve: np.ndarray,
+    lot_free: np.ndarray,
+    epsilon: float,
+) -> np.ndarray:
+    """The buyers woken by at least one lot (:func:`_lot_uses`)."""
+    return _lot_uses(value, demand, el, total, lot_reserve, lot_free, epsilon).any(axis=0)
+
+
+def _listen(
+    b: _Buyer, sent: list[dict[str, Any]], waiting: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Lot deafness (choice 7e): a buyer woken only by freed data whose reply sends nothing stops
+    listening to lots at that reserve or above; any bid it sends makes it listen again."""
+    if sent:
+        b.deaf = math.inf
+    elif b.spec.id in waiting:
+        b.deaf = min(b.deaf, waiting[b.spec.id])
+    return sent
 
 
 def _spec_columns(buyers: list[_Buyer]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
