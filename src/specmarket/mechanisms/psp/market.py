@@ -795,10 +795,10 @@ def simulate(
                 to_act.add(b.spec.id)
             b.last_seen = got
             held[k] = sum(got.values()) + b.isp
+        if len(spec_cols[0]) != len(active_b):
+            spec_cols = _spec_columns(active_b)
         if lots and active_b:
             # freed data (public offers) wakes the buyers it can give more than an ε-step to
-            if len(spec_cols[0]) != len(active_b):
-                spec_cols = _spec_columns(active_b)
             lot_r, lot_f = np.array(lots).T
             uses = _lot_uses(*spec_cols, held, lot_r, lot_f, eps)
             deaf = np.array([b.deaf for b in active_b])
@@ -809,7 +809,8 @@ def simulate(
                     lot_only[bid_] = float(lot_r[uses[:, k]].min())
                 to_act.add(bid_)
         rounds = t + 1
-        welfare_now = _welfare(active_b, all_sellers, cap)
+        isp_held = np.fromiter((b.isp for b in active_b), float, len(active_b))
+        welfare_now = _welfare(*spec_cols, held, isp_held, cap)
         rec = {
             "round": t,
             "joined": joined,
@@ -909,12 +910,18 @@ def _apply(
     return out
 
 
-def _welfare(buyers: list[_Buyer], sellers: dict[str, _Seller], isp_price: float) -> float:
-    w = 0.0
-    for b in buyers:
-        x = sum(sellers[j].alloc.get(b.spec.id, 0.0) for j in b.pool) + b.isp
-        w += valuation(b.spec, x) - isp_price * b.isp
-    return w
+def _welfare(
+    value: np.ndarray,
+    demand: np.ndarray,
+    el: np.ndarray,
+    held: np.ndarray,
+    isp: np.ndarray,
+    isp_price: float,
+) -> float:
+    """The round's welfare ``Σ_i θ_i(x_i) − p^κ · Σ_i (ISP data)``, ``x_i`` what buyer ``i`` holds
+    (:func:`valuation`, vectorised over the active buyers)."""
+    z = np.clip(held, 0.0, demand)
+    return float(np.sum(value * (z - el * z * z / (2.0 * demand))) - isp_price * np.sum(isp))
 
 
 def _finish(
