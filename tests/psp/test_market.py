@@ -407,3 +407,27 @@ def test_lot_deafness_set_by_a_null_lot_reply_and_cleared_by_any_bid() -> None:
     assert b.deaf == 1.8
     sent = [{"buyer": "b", "seller": "s", "quantity": 1.0, "price": 2.0}]
     assert market._listen(b, sent, {}) == sent and b.deaf == float("inf")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 40))
+def test_lot_wakes_matches_the_lots_by_buyers_matrix(seed: int, n_lots: int, n_buyers: int) -> None:
+    """The O((L + B) log L) wake-up equals the plain matrix test with deafness, buyer by buyer."""
+    rng = np.random.default_rng(seed)
+    value = rng.uniform(1.0, 6.0, n_buyers)
+    demand = rng.uniform(5.0, 30.0, n_buyers)
+    el = np.where(rng.random(n_buyers) < 0.2, 0.0, rng.uniform(0.0, 1.0, n_buyers))
+    held = rng.uniform(0.0, 1.0, n_buyers) * demand
+    deaf = np.where(rng.random(n_buyers) < 0.5, np.inf, rng.uniform(0.5, 4.0, n_buyers))
+    lot_r = np.round(rng.uniform(0.05, 5.0, n_lots), 2)  # rounded: equal reserves happen
+    lot_f = np.where(
+        rng.random(n_lots) < 0.3, rng.uniform(0.0, 0.02, n_lots), rng.exponential(3.0, n_lots)
+    )
+    eps = 0.05
+    uses = market._lot_uses(value, demand, el, held, lot_r, lot_f, eps)
+    uses &= lot_r[:, None] < deaf[None, :]
+    expected = np.where(
+        uses.any(axis=0), np.where(uses, lot_r[:, None], np.inf).min(axis=0), np.inf
+    )
+    got = market._lot_wakes(value, demand, el, held, deaf, lot_r, lot_f, eps)
+    assert np.array_equal(got, expected)

@@ -41,6 +41,7 @@ Welfare and efficiency are measured against :func:`centralised_optimum`, the exa
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -592,7 +593,8 @@ class _Book:
                 self._grow(j, k)
             sizes.append(k)
             flat.extend(vals)
-        qp = np.array(flat, dtype=float).reshape(len(flat), 2)
+        n = len(flat)  # fromiter over the flattened pairs: ~4x faster than np.array(flat)
+        qp = np.fromiter(itertools.chain.from_iterable(flat), float, 2 * n).reshape(n, 2)
         _kernels.set_rows(
             self.price, self.cum, self.start, self.count, np.array(rows), np.array(sizes), qp
         )
@@ -800,13 +802,12 @@ def simulate(
         if lots and active_b:
             # freed data (public offers) wakes the buyers it can give more than an ε-step to
             lot_r, lot_f = np.array(lots).T
-            uses = _lot_uses(*spec_cols, held, lot_r, lot_f, eps)
-            deaf = np.array([b.deaf for b in active_b])
-            uses &= lot_r[:, None] < deaf[None, :]
-            for k in np.flatnonzero(uses.any(axis=0)):
+            deaf = np.fromiter((b.deaf for b in active_b), float, len(active_b))
+            lowest = _lot_wakes(*spec_cols, held, deaf, lot_r, lot_f, eps)
+            for k in np.flatnonzero(lowest < math.inf):
                 bid_ = active_b[k].spec.id
                 if bid_ not in to_act:
-                    lot_only[bid_] = float(lot_r[uses[:, k]].min())
+                    lot_only[bid_] = float(lowest[k])
                 to_act.add(bid_)
         rounds = t + 1
         isp_held = np.fromiter((b.isp for b in active_b), float, len(active_b))
@@ -830,6 +831,40 @@ def simulate(
             break
 
     return _finish(market, all_buyers, all_sellers, rounds, messages, converged, records)
+
+
+def _lot_wakes(
+    value: np.ndarray,
+    demand: np.ndarray,
+    el: np.ndarray,
+    held: np.ndarray,
+    deaf: np.ndarray,
+    lot_reserve: np.ndarray,
+    lot_free: np.ndarray,
+    epsilon: float,
+) -> np.ndarray:
+    """Per buyer, the lowest reserve among the lots that wake it (``inf``: none), in
+    ``O((L + B) log L)`` — :func:`_lot_uses` and lot deafness (``r_j < deaf_i``) without the
+    lots × buyers matrix.
+
+    A lot wakes buyer ``i`` iff ``f_j > s_i``, ``ρ_i(r_j − ε) − x_i > s_i`` (``s_i = ε/θ_i'(0)``
+    + 10⁻⁷) and ``r_j < deaf_i``; the last two only get easier as ``r_j`` falls, so the cheapest
+    lot among those with ``f_j > s_i`` decides: sort the lots by size, keep running minima of
+    their reserves, and look each buyer's threshold up. Same arithmetic on the deciding lot as
+    :func:`_lot_uses` (the tests compare the two).
+    """
+    s = epsilon / value + 1e-7
+    order = np.argsort(-lot_free, kind="stable")
+    cheapest = np.minimum.accumulate(lot_reserve[order])  # over the k largest lots
+    k = np.searchsorted(-lot_free[order], -s, side="left")  # lots with f_j > s_i
+    best = np.where(k > 0, cheapest[np.maximum(k - 1, 0)], np.inf)
+    y = np.maximum(best - epsilon, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = demand * (1.0 - y / value) / np.where(el > 0.0, el, 1.0)
+    want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
+    want = np.where(y > value + _TOL, 0.0, want)
+    ok = (k > 0) & (want - held > s) & (best < deaf)
+    return np.where(ok, best, np.inf)
 
 
 def _freed_wakes(
