@@ -710,6 +710,8 @@ def simulate(
     active_b: list[_Buyer] = []
     spec_cols = _spec_columns(active_b)  # (value, demand, elasticity) of the active buyers
     to_act: set[str] = set()
+    pos: dict[str, int] = {}  # buyer id → index in active_b
+    held = np.zeros(0)  # what each active buyer holds (sellers + ISP), kept across rounds
     lot_only: dict[str, float] = {}  # buyers woken only by freed data → lowest waking reserve
     messages = 0
     records: list[dict[str, Any]] = []
@@ -731,7 +733,9 @@ def simulate(
                 messages += 1  # the seller's public offer (D^j, ε), §3.4.4
         for bid_, r in buyer_join.items():
             if r == t:
+                pos[bid_] = len(active_b)
                 active_b.append(all_buyers[bid_])
+                held = np.append(held, 0.0)
                 joined.append(bid_)
                 to_act.add(bid_)
         if new_seller:
@@ -767,11 +771,13 @@ def simulate(
         # ---- sellers move
         touched = {c["seller"] for c in changes}
         lots: list[tuple[float, float]] = []  # (reserve, unsold) of the sellers that freed data
+        ran: list[_Seller] = []  # sellers whose allocation was recomputed
         for s in active_s:
             if s.id not in touched and not (new_seller and s.id in joined):
                 continue
             before_sold, before_res = s.sold, s.reserve
             s.run_auction(eps, cap, sticky, patient)
+            ran.append(s)
             messages += len(s.bids)  # notify every bidder of the new bid vector
             if s.reserve < before_res - _TOL:  # all its unsold data is newly within reach
                 lots.append((s.reserve, s.supply - s.sold))
@@ -786,17 +792,20 @@ def simulate(
                 if s.supply - s.sold > 1e-7:
                     s.reserve = max(eps, s.reserve - eps)
                     s.run_auction(eps, cap, sticky)
+                    ran.append(s)
                     messages += 1 + len(s.bids)
                     lots.append((s.reserve, s.supply - s.sold))
         # ---- which buyers have a reason to act next round
-        held = np.empty(len(active_b))
-        for k, b in enumerate(active_b):
-            got = {j: all_sellers[j].alloc.get(b.spec.id, 0.0) for j in b.pool}
+        # only a buyer that moved or bids at a seller that reran its auction can see a change
+        affected = {b.spec.id for b in acting}.union(*(s.bids.keys() for s in ran))
+        for bid_ in affected:
+            b = all_buyers[bid_]
+            got = {j: all_sellers[j].alloc.get(bid_, 0.0) for j in b.pool}
             partial = any(got[j] < q - 1e-7 for j, q in b.pool.items())
             if partial and got != b.last_seen:
-                to_act.add(b.spec.id)
+                to_act.add(bid_)
             b.last_seen = got
-            held[k] = sum(got.values()) + b.isp
+            held[pos[bid_]] = sum(got.values()) + b.isp
         if len(spec_cols[0]) != len(active_b):
             spec_cols = _spec_columns(active_b)
         if lots and active_b:
