@@ -510,6 +510,19 @@ def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def repack(price, cum, start, count, new_price, new_cum, new_start):  # type: ignore[no-untyped-def]
+    """Copy every row (``count[j]`` prices, ``count[j] + 1`` sums) to ``new_start[j]``."""
+    for j in range(start.size):
+        a = start[j]
+        b = new_start[j]
+        n = count[j]
+        for k in range(n):
+            new_price[b + k] = price[a + k]
+        for k in range(n + 1):
+            new_cum[b + k] = cum[a + k]
+
+
+@njit(cache=True)
 def set_rows(price, cum, start, count, rows, sizes, qp):  # type: ignore[no-untyped-def]
     """:func:`set_row` for several sellers: row ``rows[k]`` from the next ``sizes[k]`` bids of
     ``qp`` (one call per buyer reply instead of one per changed seller)."""

@@ -578,6 +578,24 @@ class _Book:
         self.room[j] = room
         self.end += room + 1
 
+    def pack(self) -> None:
+        """Rewrite the rows contiguously in rank order, each with room ``max(8, 2 · count)``.
+
+        Called once per round. Moved rows and rooms that once grew for a crowd of bids leave the
+        buffers mostly empty (10,000 × 1,000: 200,000 slots for 21,000 bids), and the replies'
+        binary searches then miss the cache; packed, the rows of 1,000 sellers fit in L2 (a
+        reply on a snapshot: −25 %). Same contents, so the same quotes.
+        """
+        self.refresh()
+        room = np.maximum(8, 2 * self.count)
+        start = np.zeros_like(self.start)
+        np.cumsum(room[:-1] + 1, out=start[1:])
+        end = int(start[-1] + room[-1] + 1)
+        size = end + end // 2  # spare room for the rows that grow before the next packing
+        price, cum = np.zeros(size), np.zeros(size)
+        _kernels.repack(self.price, self.cum, self.start, self.count, price, cum, start)
+        self.price, self.cum, self.start, self.room, self.end = price, cum, start, room, end
+
     def refresh(self) -> None:
         """Rebuild the rows of the sellers whose bids changed (one compiled call for all)."""
         if not self.dirty:
@@ -753,6 +771,7 @@ def simulate(
         replies = []
         if book is not None:
             book.set_reserves()
+            book.pack()
         for b in acting:
             if book is not None:
                 book.refresh()
