@@ -140,3 +140,24 @@ def test_probe_starts_at_the_hint_then_steps_beyond_it_then_bisects() -> None:
     assert K.probe(0.0, 3.1, 1, 3.0, 0.2) == 1.55  # hint not an end: bisect
     assert K.probe(3.0, 3.1, 1, 3.0, 0.2) == 3.05  # the step leaves the bracket: bisect
     assert K.probe(3.0, 3.2, 2, 3.0, 0.2) == 3.1
+
+
+def test_pack_keeps_every_row_and_lays_them_out_in_rank_order() -> None:
+    """`_Book.pack` (once per round): same row contents, contiguous, room max(8, 2·count)."""
+    rng = np.random.default_rng(11)
+    sellers = [_Seller(id=f"s{k}", rank=k, supply=100.0, reserve=0.01) for k in range(5)]
+    book = _Book(sellers)
+    for s in sellers:
+        s.book = book
+    for step in range(300):
+        s = sellers[int(rng.integers(5))]
+        q = float(rng.choice([0.0, rng.uniform(0.1, 9.0)], p=[0.3, 0.7]))
+        s.set_bid(f"b{int(rng.integers(80 if step < 150 else 4))}", q, float(rng.uniform(0.5, 3)))
+        book.refresh()
+        before = [_row(book, j) for j in range(5)]
+        if step % 7 == 0:
+            book.pack()
+            assert [_row(book, j) for j in range(5)] == before
+            assert (np.diff(book.start) == book.room[:-1] + 1).all()
+            assert (book.room == np.maximum(8, 2 * book.count)).all()
+            assert book.end <= book.price.size
