@@ -542,8 +542,8 @@ class _Book:
     prefix sums of their quantities at ``cum[start[j]:]``, so ``Σ_{p_k > y} d_k`` of a seller is one
     binary search and one read, with the same floating-point sums as the per-seller index. Each
     row has room for ``room[j]`` bids; a row that outgrows it moves to the end of the buffers
-    (which double when full) with twice the room, so abandoned blocks stay below twice the live
-    ones and no compaction is needed. Rows are rebuilt
+    (which double when full) with twice the room, and :meth:`pack` lays all rows out again,
+    contiguously, once per round. Rows are rebuilt
     only for sellers whose bids changed (``dirty``); reserves are refreshed once per round (they
     move only in the sellers' phase).
     """
