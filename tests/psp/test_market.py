@@ -349,6 +349,10 @@ def test_compiled_replies_match_on_worked_example_and_late_joins() -> None:
     _same_run(m.model_copy(update={"sellers": sellers, "buyers": buyers}))
 
 
+def _freed_wakes(*args: object) -> np.ndarray:
+    return market._lot_uses(*args).any(axis=0)  # type: ignore[arg-type]
+
+
 def test_freed_lot_wakes_only_buyers_it_can_give_more_than_an_eps_step() -> None:
     """Choice 7: a lot at reserve r wakes a buyer iff min(lot, ρ(r − ε) − held) > ε/θ'(0)."""
     eps = 0.05
@@ -358,20 +362,18 @@ def test_freed_lot_wakes_only_buyers_it_can_give_more_than_an_eps_step() -> None
     el = np.array([0.0, 1.0, 0.0])
     held = np.array([9.0, 9.0, 0.0])
     # ρ(1.95) for the elastic buyer = 20(1 − 1.95/4) = 10.25: wants 1.25 more than it holds
-    big = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([5.0]), eps)
+    big = _freed_wakes(value, demand, el, held, np.array([2.0]), np.array([5.0]), eps)
     assert big.tolist() == [True, True, False]
     # a lot of 0.02 is below the flat buyer's step 0.05/2 but above the elastic one's 0.05/4
-    small = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.02]), eps)
+    small = _freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.02]), eps)
     assert small.tolist() == [False, True, False]
-    sliver = market._freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.01]), eps)
+    sliver = _freed_wakes(value, demand, el, held, np.array([2.0]), np.array([0.01]), eps)
     assert not sliver.any()
     # a lot priced beyond the elastic buyer's want: ρ(3.95) = 0.25 < held
-    dear = market._freed_wakes(value, demand, el, held, np.array([4.0]), np.array([5.0]), eps)
+    dear = _freed_wakes(value, demand, el, held, np.array([4.0]), np.array([5.0]), eps)
     assert dear.tolist() == [False, False, False]
     # several lots: any one suffices
-    both = market._freed_wakes(
-        value, demand, el, held, np.array([4.0, 2.0]), np.array([5.0, 5.0]), eps
-    )
+    both = _freed_wakes(value, demand, el, held, np.array([4.0, 2.0]), np.array([5.0, 5.0]), eps)
     assert both.tolist() == [True, True, False]
 
 

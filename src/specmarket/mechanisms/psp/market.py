@@ -420,6 +420,16 @@ def quantity_at_price(spec: DataBuyer, y: float) -> float:
     return float(min(spec.demand, max(0.0, spec.demand * (1.0 - y / spec.value) / spec.elasticity)))
 
 
+def _quantities_at_price(
+    value: np.ndarray, demand: np.ndarray, el: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """:func:`quantity_at_price` for arrays of buyers (and prices, broadcast)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = demand * (1.0 - y / value) / np.where(el > 0.0, el, 1.0)
+    want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
+    return np.where(y > value + _TOL, 0.0, want)
+
+
 def _lot_uses(
     value: np.ndarray,
     demand: np.ndarray,
@@ -441,10 +451,7 @@ def _lot_uses(
     """
     step = epsilon / value  # (buyers,)
     y = np.maximum(lot_reserve - epsilon, 0.0)[:, None]  # (lots, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = demand * (1.0 - y / value) / np.where(el > 0.0, el, 1.0)
-    want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
-    want = np.where(y > value + _TOL, 0.0, want)  # (lots, buyers)
+    want = _quantities_at_price(value, demand, el, y)  # (lots, buyers)
     gain = np.minimum(lot_free[:, None], want - total)
     return gain > step + 1e-7  # (lots, buyers): the lots that wake each buyer
 
@@ -887,25 +894,9 @@ def _lot_wakes(
     k = np.searchsorted(-lot_free[order], -s, side="left")  # lots with f_j > s_i
     best = np.where(k > 0, cheapest[np.maximum(k - 1, 0)], np.inf)
     y = np.maximum(best - epsilon, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = demand * (1.0 - y / value) / np.where(el > 0.0, el, 1.0)
-    want = np.where(el > 0.0, np.clip(z, 0.0, demand), demand)
-    want = np.where(y > value + _TOL, 0.0, want)
+    want = _quantities_at_price(value, demand, el, y)
     ok = (k > 0) & (want - held > s) & (best < deaf)
     return np.where(ok, best, np.inf)
-
-
-def _freed_wakes(
-    value: np.ndarray,
-    demand: np.ndarray,
-    el: np.ndarray,
-    total: np.ndarray,
-    lot_reserve: np.ndarray,
-    lot_free: np.ndarray,
-    epsilon: float,
-) -> np.ndarray:
-    """The buyers woken by at least one lot (:func:`_lot_uses`)."""
-    return _lot_uses(value, demand, el, total, lot_reserve, lot_free, epsilon).any(axis=0)
 
 
 def _listen(
