@@ -763,12 +763,11 @@ def simulate(
                 held = np.append(held, 0.0)
                 joined.append(bid_)
                 to_act.add(bid_)
-        if new_seller:
+        if new_seller:  # everyone looks at the new offers
             to_act.update(b.spec.id for b in active_b)
+            lot_only.clear()
         acting = [b for b in active_b if b.spec.id in to_act]
         to_act = set()
-        if new_seller:
-            lot_only.clear()
         waiting, lot_only = lot_only, {}
         if market.order == "asynchronous":
             perm = rng.permutation(len(acting))
@@ -796,7 +795,7 @@ def simulate(
         messages += len(changes)
         # ---- sellers move
         touched = {c["seller"] for c in changes}
-        lots: list[tuple[float, float]] = []  # (reserve, unsold) of the sellers that freed data
+        lots: list[tuple[float, float]] = []  # (reserve, freed units) of the round's lots
         ran: list[_Seller] = []  # sellers whose allocation was recomputed
         for s in active_s:
             if s.id not in touched and not (new_seller and s.id in joined):
@@ -845,22 +844,23 @@ def simulate(
                     lot_only[bid_] = float(lowest[k])
                 to_act.add(bid_)
         rounds = t + 1
-        isp_held = np.fromiter((b.isp for b in active_b), float, len(active_b))
-        welfare_now = _welfare(*spec_cols, held, isp_held, cap)
-        rec = {
-            "round": t,
-            "joined": joined,
-            "bids": changes,
-            "sellers": {
-                s.id: {"sold": round(s.sold, 9), "reserve": round(s.reserve, 9)} for s in active_s
-            },
-            "messages": messages,
-            "welfare": welfare_now,
-        }
-        if trace is not None:
-            trace.write(json.dumps(rec) + "\n")
-        if keep_trace:
-            records.append(rec)
+        if trace is not None or keep_trace:
+            isp_held = np.fromiter((b.isp for b in active_b), float, len(active_b))
+            rec = {
+                "round": t,
+                "joined": joined,
+                "bids": changes,
+                "sellers": {
+                    s.id: {"sold": round(s.sold, 9), "reserve": round(s.reserve, 9)}
+                    for s in active_s
+                },
+                "messages": messages,
+                "welfare": _welfare(*spec_cols, held, isp_held, cap),
+            }
+            if trace is not None:
+                trace.write(json.dumps(rec) + "\n")
+            if keep_trace:
+                records.append(rec)
         if not changes and not to_act and t >= last_join:
             converged = True
             break
