@@ -161,3 +161,31 @@ def test_pack_keeps_every_row_and_lays_them_out_in_rank_order() -> None:
             assert (np.diff(book.start) == book.room[:-1] + 1).all()
             assert (book.room == np.maximum(8, 2 * book.count)).all()
             assert book.end <= book.price.size
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 0.5, 1.0, 2.5, 7.0, 12.0]),
+            st.sampled_from([0.0, 0.2, 1.0, 1.0 + 1e-13, 1.5, 2.0, 3.0]),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from([0.0, 1.0, 10.0, 25.0, 200.0]),
+    st.sampled_from([0.0, 0.2, 1.0, 1.5]),
+)
+def test_compiled_seller_round_matches_the_local_auction(
+    bids: list[tuple[float, float]], supply: float, reserve: float
+) -> None:
+    """The seller's compiled eq. (20) allocation and eq. (25) outsider price = local_auction's."""
+    from specmarket.mechanisms.psp import local_auction as LA
+
+    qp = np.array(bids, dtype=float).reshape(len(bids), 2)
+    q, p = qp[:, 0].copy(), qp[:, 1].copy()
+    np.testing.assert_allclose(
+        K.allocate(qp, supply, reserve), LA.allocate(q, p, supply, reserve), rtol=1e-12, atol=1e-12
+    )
+    out = LA.outsider_price(q, p, supply)
+    got = K.outsider_price(qp, supply)
+    assert (out is None and np.isnan(got)) or out == got

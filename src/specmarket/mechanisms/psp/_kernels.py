@@ -630,3 +630,87 @@ def reply(  # type: ignore[no-untyped-def]
             p2 = yy[idx].max() if idx.size else 0.0
             p = y if y >= p2 else p2
     return x, p, q, ix[idx]
+
+
+# ----------------------------------------------------------------------------------------------
+# The seller's round (``market._Seller.run_auction``): compiled twins of ``local_auction``
+# ----------------------------------------------------------------------------------------------
+
+AUCTION_TOL = 1e-12  # local_auction._TOL
+
+
+@njit(cache=True)
+def allocate(qp, supply, reserve):  # type: ignore[no-untyped-def]
+    """``local_auction.allocate`` (eq. (20)) on the bids ``qp[k] = (quantity, price)``.
+
+    Same rule; a tie group's quantities are summed left to right (numpy sums groups of more than
+    eight pairwise, so results may differ in the last bits; the tests compare the two).
+    """
+    n = qp.shape[0]
+    out = np.zeros(n)
+    keep = np.empty(n, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if qp[k, 1] >= reserve - AUCTION_TOL and qp[k, 1] > 0 and qp[k, 0] > 0:
+            keep[m] = k
+            m += 1
+    if m == 0:
+        return out
+    keep = keep[:m]
+    neg = np.empty(m)
+    for k in range(m):
+        neg[k] = -qp[keep[k], 1]
+    order = keep[np.argsort(neg, kind="mergesort")]
+    left = supply
+    k = 0
+    while k < m and left > AUCTION_TOL:
+        price = qp[order[k], 1]
+        e = k
+        want = 0.0
+        while e < m and abs(qp[order[e], 1] - price) <= AUCTION_TOL:
+            want += qp[order[e], 0]
+            e += 1
+        if want <= left:
+            for g in range(k, e):
+                out[order[g]] = qp[order[g], 0]
+            left -= want
+        else:
+            share = left / want
+            for g in range(k, e):
+                out[order[g]] = qp[order[g], 0] * share
+            left = 0.0
+        k = e
+    return out
+
+
+@njit(cache=True)
+def outsider_price(qp, supply):  # type: ignore[no-untyped-def]
+    """``local_auction.outsider_price`` (eq. (25)); ``nan`` where it returns ``None``."""
+    n = qp.shape[0]
+    live = np.empty(n, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        if qp[k, 0] > 0 and qp[k, 1] > 0:
+            live[m] = k
+            m += 1
+    if m == 0:
+        return np.nan
+    live = live[:m]
+    neg = np.empty(m)
+    for k in range(m):
+        neg[k] = -qp[live[k], 1]
+    order = live[np.argsort(neg, kind="mergesort")]
+    acc = 0.0
+    cut = m
+    for k in range(m):
+        acc += qp[order[k], 0]
+        if acc >= supply - AUCTION_TOL:
+            cut = k
+            break
+    if cut >= m:
+        return np.nan
+    boundary = qp[order[cut], 1]
+    for k in range(cut + 1, m):
+        if qp[order[k], 1] < boundary - AUCTION_TOL:
+            return qp[order[k], 1]
+    return np.nan

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["allocate", "available", "costs", "next_reserve", "outsider_price"]
+__all__ = ["allocate", "available", "costs", "next_reserve", "outsider_price", "reserve_after"]
 
 _TOL = 1e-12
 
@@ -142,8 +142,15 @@ def next_reserve(
     away); otherwise it is recomputed from the current bids and falls back to ``ε`` when every bid
     fits (Algorithm 1, line 1).
     """
-    out = outsider_price(quantities, prices, supply)
+    return reserve_after(current, outsider_price(quantities, prices, supply), epsilon, cap, sticky)
+
+
+def reserve_after(
+    current: float, outsider: float | None, epsilon: float, cap: float, sticky: bool = True
+) -> float:
+    """Eq. (27) given the outsider price ``p_{i*}`` (``None``: every bid fits): see
+    :func:`next_reserve`."""
     base = current if sticky else epsilon
-    if out is None:
+    if outsider is None:
         return min(base, cap)
-    return min(max(base, out + epsilon), cap)
+    return min(max(base, outsider + epsilon), cap)

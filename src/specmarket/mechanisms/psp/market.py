@@ -63,12 +63,7 @@ from specmarket.core import (
 )
 from specmarket.errors import InvalidInput
 from specmarket.mechanisms.psp import _kernels
-from specmarket.mechanisms.psp.local_auction import (
-    allocate,
-    costs,
-    next_reserve,
-    outsider_price,
-)
+from specmarket.mechanisms.psp.local_auction import costs, reserve_after
 
 __all__ = [
     "DataBuyer",
@@ -310,15 +305,17 @@ class _Seller:
         ``patient`` (our option): raise the reserve only when a bid was left outside ``I^j`` in
         two consecutive runs, to the lower of the two outsider prices + ε.
         """
-        ids = list(self.bids)
-        q = np.array([self.bids[i][0] for i in ids], dtype=float)
-        p = np.array([self.bids[i][1] for i in ids], dtype=float)
-        a = allocate(q, p, self.supply, self.reserve)
-        self.alloc = {i: float(x) for i, x in zip(ids, a, strict=True)}
+        n = len(self.bids)
+        qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
+        qp = qp.reshape(n, 2)
+        # compiled twins of local_auction.allocate / outsider_price (the tests compare them)
+        a = _kernels.allocate(qp, self.supply, self.reserve)
+        self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+        o = float(_kernels.outsider_price(qp, self.supply))
+        out = None if math.isnan(o) else o
         if not patient:
-            self.reserve = next_reserve(self.reserve, q, p, self.supply, epsilon, cap, sticky)
+            self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
             return
-        out = outsider_price(q, p, self.supply)
         if out is not None and self._prev_out is not None:
             self.reserve = min(max(self.reserve, min(out, self._prev_out) + epsilon), cap)
         self._prev_out = out
