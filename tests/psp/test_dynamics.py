@@ -51,11 +51,12 @@ def test_water_filling_beats_random_feasible_allocations() -> None:
         assert welfare(vals, y, 0.5, 100.0) <= best + 1e-9
 
 
+@pytest.mark.parametrize("order", ["asynchronous", "synchronous"])
 @pytest.mark.parametrize("rule", ["lazar-semret", "split"])
-def test_dynamics_reach_epsilon_nash(rule: str) -> None:
+def test_dynamics_reach_epsilon_nash(rule: str, order: str) -> None:
     vals = random_population(np.random.default_rng(1), 12)
     eps = 2.0
-    res = run_dynamics(vals, 100.0, 0.1, eps, 100.0, tie_rule=rule, seed=3)
+    res = run_dynamics(vals, 100.0, 0.1, eps, 100.0, tie_rule=rule, seed=3, order=order)
     assert res.converged
     # ε-Nash: nobody gains more than ε by moving to its truthful ε-best reply
     q = np.concatenate(([100.0], res.quantities))
@@ -73,21 +74,13 @@ def test_dynamics_reach_epsilon_nash(rule: str) -> None:
     assert res.total_bids == int(res.bids.sum()) and res.rounds >= 2
 
 
-def test_fast_and_reference_engines_agree() -> None:
+@pytest.mark.parametrize("order", ["asynchronous", "synchronous"])
+def test_fast_and_reference_engines_agree(order: str) -> None:
     vals = random_population(np.random.default_rng(2), 15)
     for rule in ("lazar-semret", "split"):
-        a = run_dynamics(vals, 100.0, 0.1, 5.0, 100.0, tie_rule=rule, seed=9, record_trace=True)
-        b = run_dynamics(
-            vals,
-            100.0,
-            0.1,
-            5.0,
-            100.0,
-            tie_rule=rule,
-            seed=9,
-            record_trace=True,
-            engine="reference",
-        )
+        common = {"tie_rule": rule, "seed": 9, "record_trace": True, "order": order}
+        a = run_dynamics(vals, 100.0, 0.1, 5.0, 100.0, **common)  # type: ignore[arg-type]
+        b = run_dynamics(vals, 100.0, 0.1, 5.0, 100.0, engine="reference", **common)  # type: ignore[arg-type]
         assert a.rounds == b.rounds
         np.testing.assert_array_equal(a.bids, b.bids)
         np.testing.assert_allclose(a.quantities, b.quantities)
@@ -128,6 +121,7 @@ def test_bound_formula() -> None:
         ({"reserve": -1.0}, "reserve"),
         ({"budgets": [1.0]}, "budget"),
         ({"engine": "gpu"}, "engine"),
+        ({"order": "random"}, "order"),
     ],
 )
 def test_bad_arguments(kwargs: dict, field: str) -> None:
@@ -159,6 +153,7 @@ def test_reproduction_quick(tmp_path: Path) -> None:
     agg = pd.read_csv(res.tables["summary by population"])
     assert list(agg.players) == [2, 5, 10, 20]
     assert agg.converged.all() and (agg.efficiency > 0.9).all()
+    assert agg.sync_converged.all() and (agg.sync_bids_per_player > 0).all()
 
 
 def test_cli_simulate_psp(tmp_path: Path) -> None:
@@ -186,3 +181,21 @@ def test_cli_simulate_psp_scenario_and_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "bogus" in r.output
     r = CliRunner().invoke(app, ["simulate", "psp", "--epsilon", "-1"])
     assert r.exit_code == 2 and "epsilon" in r.output
+
+
+def test_synchronous_moves_see_the_same_snapshot() -> None:
+    """Synchronous order: in each round every mover replied to the bids of the round before."""
+    vals = random_population(np.random.default_rng(4), 6)
+    res = run_dynamics(vals, 100.0, 0.1, 5.0, 100.0, order="synchronous", record_trace=True)
+    first = [e for e in res.trace if e["round"] == 1]
+    assert len(first) == 6  # nobody had bid: every player joins in round 1
+    assert res.converged and res.total_bids == len(res.trace)
+
+
+def test_cli_simulate_psp_synchronous_order() -> None:
+    r = CliRunner().invoke(app, ["simulate", "psp", "-n", "6", "--order", "synchronous", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["scenario"]["order"] == "synchronous" and out["converged"]
+    bad = CliRunner().invoke(app, ["simulate", "psp", "-n", "6", "--order", "sideways"])
+    assert bad.exit_code == 2 and "order" in bad.output

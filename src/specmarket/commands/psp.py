@@ -31,6 +31,7 @@ class PspScenario(Model):
     epsilon: Positive = 5.0
     budget: Positive = 100.0
     tie_rule: Literal["lazar-semret", "split"] = "lazar-semret"
+    order: Literal["asynchronous", "synchronous"] = "asynchronous"
     theta0_low: Positive = 10.0
     theta0_high: Positive = 20.0
     qbar_low: Positive = 50.0
@@ -67,6 +68,7 @@ def run_scenario(sc: PspScenario, trace_path: Path | None = None) -> dict[str, A
         tie_rule=sc.tie_rule,
         seed=sc.seed,
         max_rounds=sc.max_rounds,
+        order=sc.order,
         record_trace=trace_path is not None,
     )
     out = res.summary()
@@ -92,6 +94,10 @@ def simulate_psp(
         str | None, typer.Option("--tie-rule", help="lazar-semret or split.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed.")] = None,
+    order: Annotated[
+        str | None,
+        typer.Option("--order", help="asynchronous (one at a time, default) or synchronous."),
+    ] = None,
     trace: Annotated[
         Path | None, typer.Option("--trace", help="Write every bid as JSON lines here.")
     ] = None,
@@ -111,6 +117,7 @@ def simulate_psp(
             "budget": budget,
             "tie_rule": tie_rule,
             "seed": seed,
+            "order": order,
         }
         data.update({k: v for k, v in given.items() if v is not None})
         for key in ("quantity", "reserve", "epsilon", "budget"):
@@ -127,7 +134,7 @@ def simulate_psp(
     gap = result["optimum"] - result["welfare"]
     out.print(
         f"[bold]PSP dynamics[/]: {sc.players} buyers, Q={sc.quantity:g}, ε={sc.epsilon:g}, "
-        f"reserve={sc.reserve:g}, tie rule {sc.tie_rule}, seed {sc.seed}",
+        f"reserve={sc.reserve:g}, tie rule {sc.tie_rule}, {sc.order} moves, seed {sc.seed}",
         highlight=False,
     )
     out.print(

@@ -264,6 +264,7 @@ def run_dynamics(
     on_bid: Callable[[dict[str, Any]], None] | None = None,
     join_free: bool = True,
     threshold: float | None = None,
+    order: str = "asynchronous",
 ) -> DynamicsResult:
     """Run asynchronous truthful ε-best-reply dynamics to an ε-Nash equilibrium.
 
@@ -292,6 +293,12 @@ def run_dynamics(
         ``ε`` threshold applies to *re*-bids (default). ``False``: every bid needs a gain ``> ε``.
     threshold
         The gain a re-bid needs (default ``ε``, as in the issue); an option for sensitivity runs.
+    order
+        ``"asynchronous"`` (default, issue item 3): one player at a time in a fresh seeded
+        permutation each round, each seeing the bids made before it. ``"synchronous"``: every
+        player replies to the same snapshot of the bids and all moves are applied at the end of
+        the round (an option: it reproduces Lazar–Semret's magnitude of ~12 bids per player,
+        docs/psp.md).
     """
     n = len(valuations)
     b = np.asarray(budgets, dtype=float)
@@ -300,6 +307,9 @@ def run_dynamics(
     _check(valuations, b, total, reserve, epsilon, tie_rule)
     if engine not in ("fast", "reference"):
         raise InvalidInput("engine", engine, "must be 'fast' or 'reference'")
+    if order not in ("asynchronous", "synchronous"):
+        raise InvalidInput("order", order, "must be 'asynchronous' or 'synchronous'")
+    sync = order == "synchronous"
     need = epsilon if threshold is None else float(threshold)
     if not (math.isfinite(need) and need >= 0):
         raise InvalidInput("threshold", threshold, "must be a finite number ≥ 0")
@@ -319,10 +329,33 @@ def run_dynamics(
     trace: list[dict[str, Any]] = []
     rounds = 0
     converged = False
+
+    def move(i: int, v: float, w: float, gain: float) -> None:
+        """Apply player ``i``'s new bid ``(v, w)``: bid arrays, sorted view, counts, trace."""
+        nonlocal ids_s, qs, ps, version
+        q[i], p[i] = v, w
+        bids[i - 1] += 1
+        version += 1
+        pos = int(np.flatnonzero(ids_s == i)[0])
+        ids_s = np.delete(ids_s, pos)
+        qs = np.delete(qs, pos)
+        ps = np.delete(ps, pos)
+        new = int(np.searchsorted(-ps, -w, side="right"))
+        ids_s = np.insert(ids_s, new, i)
+        qs = np.insert(qs, new, v)
+        ps = np.insert(ps, new, w)
+        if record_trace or on_bid is not None:
+            event = {"round": rounds, "player": int(i), "quantity": v, "price": w, "gain": gain}
+            if record_trace:
+                trace.append(event)
+            if on_bid is not None:
+                on_bid(event)
+
     while rounds < max_rounds:
         rounds += 1
         moved = False
-        for i in rng.permutation(n) + 1:
+        pending: list[tuple[int, float, float, float]] = []  # synchronous moves of the round
+        for i in np.arange(1, n + 1) if sync else rng.permutation(n) + 1:
             if seen[i] == version:
                 continue  # nothing changed since i last looked: same reply, no move
             val = valuations[i - 1]
@@ -348,31 +381,14 @@ def run_dynamics(
             gain = (float(val.value(a_new)) - c_new) - (float(val.value(a_old)) - c_old)
             joining = join_free and bids[i - 1] == 0 and v > 0
             if gain > need or (joining and gain > 0):
-                q[i], p[i] = v, w
-                bids[i - 1] += 1
-                version += 1
                 moved = True
-                pos = int(np.flatnonzero(ids_s == i)[0])
-                ids_s = np.delete(ids_s, pos)
-                qs = np.delete(qs, pos)
-                ps = np.delete(ps, pos)
-                new = int(np.searchsorted(-ps, -w, side="right"))
-                ids_s = np.insert(ids_s, new, i)
-                qs = np.insert(qs, new, v)
-                ps = np.insert(ps, new, w)
-                if record_trace or on_bid is not None:
-                    event = {
-                        "round": rounds,
-                        "player": int(i),
-                        "quantity": v,
-                        "price": w,
-                        "gain": gain,
-                    }
-                    if record_trace:
-                        trace.append(event)
-                    if on_bid is not None:
-                        on_bid(event)
+                if sync:
+                    pending.append((int(i), v, w, gain))
+                else:
+                    move(int(i), v, w, gain)
             seen[i] = version
+        for move_args in pending:  # synchronous: everyone replied to the same snapshot
+            move(*move_args)
         if not moved:
             converged = True
             break
