@@ -78,6 +78,7 @@ __all__ = [
 
 _TOL = 1e-9
 ISP_ID = "isp"
+DEAF_RESET = 50  # every this many rounds all buyers listen to lots again (choice 7d)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -833,6 +834,9 @@ def simulate(
         if lots and active_b:
             # freed data (public offers) wakes the buyers it can give more than an ε-step to
             lot_r, lot_f = np.array(lots).T
+            if (t + 1) % DEAF_RESET == 0:  # every buyer listens again (choice 7d)
+                for b in active_b:
+                    b.deaf = math.inf
             deaf = np.fromiter((b.deaf for b in active_b), float, len(active_b))
             lowest = _lot_wakes(*spec_cols, held, deaf, lot_r, lot_f, eps)
             for k in np.flatnonzero(lowest < math.inf):
@@ -899,8 +903,9 @@ def _lot_wakes(
 def _listen(
     b: _Buyer, sent: list[dict[str, Any]], waiting: dict[str, float]
 ) -> list[dict[str, Any]]:
-    """Lot deafness (choice 7e): a buyer woken only by freed data whose reply sends nothing stops
-    listening to lots at that reserve or above; any bid it sends makes it listen again."""
+    """Lot deafness (choice 7d): a buyer woken only by freed data whose reply sends nothing stops
+    listening to lots at that reserve or above; any bid it sends makes it listen again, and every
+    ``DEAF_RESET`` rounds all buyers listen again (``simulate``)."""
     if sent:
         b.deaf = math.inf
     elif b.spec.id in waiting:
