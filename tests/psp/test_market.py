@@ -433,3 +433,11 @@ def test_lot_wakes_matches_the_lots_by_buyers_matrix(seed: int, n_lots: int, n_b
     )
     got = market._lot_wakes(value, demand, el, held, deaf, lot_r, lot_f, eps)
     assert np.array_equal(got, expected)
+
+
+def test_small_market_with_a_hopping_cycle_converges() -> None:
+    """30 x 8, seed 16: with permanent lot deafness three buyers hopped between two sellers for
+    2,000 rounds; the periodic reset (every DEAF_RESET rounds) lets the others absorb the data."""
+    r = simulate(random_market(30, 8, 16, max_rounds=1000))
+    assert r.converged and r.rounds < 500
+    assert r.efficiency > 0.95
