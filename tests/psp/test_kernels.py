@@ -71,13 +71,19 @@ def _row(book: _Book, j: int) -> tuple[list[float], list[float]]:
     return book.price[s : s + k].tolist(), book.cum[s : s + k + 1].tolist()
 
 
-def test_book_rows_equal_the_per_seller_index_through_growth() -> None:
-    """Rows that outgrow their room move to the end of the buffers and keep their content."""
-    rng = np.random.default_rng(5)
-    sellers = [_Seller(id=f"s{k}", rank=k, supply=100.0, reserve=0.01) for k in range(6)]
+def _book_of(n: int) -> tuple[list[_Seller], _Book]:
+    """``n`` sellers of 100 units wired to one compiled book (every bid lands in its rows)."""
+    sellers = [_Seller(id=f"s{k}", rank=k, supply=100.0, reserve=0.01) for k in range(n)]
     book = _Book(sellers)
     for s in sellers:
         s.book = book
+    return sellers, book
+
+
+def test_book_rows_equal_the_per_seller_index_through_growth() -> None:
+    """Rows that outgrow their room move to the end of the buffers and keep their content."""
+    rng = np.random.default_rng(5)
+    sellers, book = _book_of(6)
     for step in range(400):
         s = sellers[int(rng.integers(6))]
         buyer = f"b{int(rng.integers(60 if step < 200 else 5))}"
@@ -145,10 +151,7 @@ def test_probe_starts_at_the_hint_then_steps_beyond_it_then_bisects() -> None:
 def test_pack_keeps_every_row_and_lays_them_out_in_rank_order() -> None:
     """`_Book.pack` (once per round): same row contents, contiguous, room max(8, 2·count)."""
     rng = np.random.default_rng(11)
-    sellers = [_Seller(id=f"s{k}", rank=k, supply=100.0, reserve=0.01) for k in range(5)]
-    book = _Book(sellers)
-    for s in sellers:
-        s.book = book
+    sellers, book = _book_of(5)
     for step in range(300):
         s = sellers[int(rng.integers(5))]
         q = float(rng.choice([0.0, rng.uniform(0.1, 9.0)], p=[0.3, 0.7]))
