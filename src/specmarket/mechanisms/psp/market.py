@@ -758,9 +758,10 @@ def simulate(
             if r == t:
                 pos[bid_] = len(active_b)
                 active_b.append(all_buyers[bid_])
-                held = np.append(held, 0.0)
                 joined.append(bid_)
                 to_act.add(bid_)
+        if len(held) < len(active_b):  # the round's new buyers hold nothing yet (one copy)
+            held = np.concatenate((held, np.zeros(len(active_b) - len(held))))
         if new_seller:  # everyone looks at the new offers
             to_act.update(b.spec.id for b in active_b)
             lot_only.clear()
