@@ -171,3 +171,37 @@ def test_the_check_catches_an_undeclared_import(tmp_path: Path) -> None:
     assert _imports(path) == [("click", True), ("numpy", False)]
     core, _ = _declared()
     assert _distribution("click") not in core
+
+
+def _floors() -> dict[str, str]:
+    """``name -> version`` pinned in ``.ci/floors.txt``."""
+    pins = {}
+    for line in (ROOT / ".ci" / "floors.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = tuple(int(p) for p in version.split("."))
+    while parts and parts[-1] == 0:
+        parts = parts[:-1]
+    return parts
+
+
+def test_floors_file_pins_the_declared_floors() -> None:
+    """The floors that ``.ci/floors`` tests are the floors that ``pyproject.toml`` declares."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    tested = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pins = _floors()
+    for req in tested:
+        name = _requirement_name(req)
+        if name not in pins:
+            continue
+        floor = re.search(r">=\s*([0-9.]+)", req)
+        assert floor, req
+        assert _release(floor.group(1)) == _release(pins[name]), (req, pins[name])
+    core = {_requirement_name(r) for r in project["dependencies"]}
+    assert core <= set(pins), f"core dependencies without a tested floor: {core - set(pins)}"
