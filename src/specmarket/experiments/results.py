@@ -10,6 +10,10 @@ Layout of a results folder::
 
 Runs are the source of truth: the table is rebuilt from ``runs/`` whenever it exists, so a killed
 sweep loses only the batches in flight and a rerun skips every run already stored.
+
+A chunk that cannot be read back (truncated, edited, unreadable) is an error that names the file
+wherever runs are read (``summary``, ``report``); a resumed sweep instead moves it to
+``runs/damaged/`` with one warning and redoes just its runs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +34,7 @@ import pyarrow.parquet as pq
 from scipy.special import stdtrit
 
 from specmarket import io
-from specmarket.errors import InvalidInput
+from specmarket.errors import InvalidInput, SpecmarketError
 from specmarket.experiments.scenario import RESERVED_COLUMNS, Scenario
 
 SCENARIO_FILE = "scenario.json"
@@ -37,6 +42,45 @@ RUNS_DIR = "runs"
 TABLE_FILE = "results.parquet"
 CSV_FILE = "results.csv"
 _META_KEY = b"specmarket.scenario"
+DAMAGED_DIR = "damaged"
+
+
+class DamagedChunk(SpecmarketError):
+    """A stored chunk of runs that cannot be read back; names the file and what is wrong."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(
+            f"results: {path}: damaged chunk of runs ({why}); `specmarket run` on the same "
+            "scenario and folder redoes its runs"
+        )
+        self.path = path
+
+
+def read_chunk(path: Path) -> dict[str, Any]:
+    """Read one ``runs/chunk-*.json`` and check its shape: ``{"runs": [int, ...], "rows": [{...,
+    "run": int in runs}, ...]}``. Raises :class:`DamagedChunk` naming the file otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DamagedChunk(path, f"unreadable: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedChunk(path, f"not valid JSON: {str(exc)[:80]}") from None
+    if not isinstance(data, dict) or set(data) != {"runs", "rows"}:
+        raise DamagedChunk(path, 'expected an object with exactly "runs" and "rows"')
+    runs, rows = data["runs"], data["rows"]
+    if (
+        not isinstance(runs, list)
+        or not runs
+        or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in runs)
+    ):
+        raise DamagedChunk(path, '"runs" must be a non-empty list of run indices')
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise DamagedChunk(path, '"rows" must be a list of objects')
+    index = set(runs)
+    for k, row in enumerate(rows):
+        if row.get("run") not in index or not isinstance(row.get("mechanism"), str):
+            raise DamagedChunk(path, f"rows[{k}] lacks a run of this chunk or a mechanism")
+    return data
 
 
 class ResultStore:
@@ -68,7 +112,23 @@ class ResultStore:
                     "holds runs of a different scenario; use --fresh or another folder",
                 )
         io.write_atomic(stored, json.dumps(scenario.to_dict(), indent=2))
+        self.set_aside_damaged()
         return self.done_runs()
+
+    def set_aside_damaged(self) -> list[Path]:
+        """Move every chunk that cannot be read back to ``runs/damaged/`` (one warning each), so
+        that a resumed sweep redoes just those runs. Returns the new paths."""
+        moved: list[Path] = []
+        for f in self.chunks():
+            try:
+                read_chunk(f)
+            except DamagedChunk as exc:
+                target = self.runs_dir / DAMAGED_DIR / f.name
+                target.parent.mkdir(exist_ok=True)
+                os.replace(f, target)
+                moved.append(target)
+                warnings.warn(f"{exc}; moved to {target}", stacklevel=2)
+        return moved
 
     def chunks(self) -> list[Path]:
         return sorted(self.runs_dir.glob("chunk-*.json"))
@@ -77,7 +137,7 @@ class ResultStore:
         """Indices of the runs stored so far."""
         done: set[int] = set()
         for f in self.chunks():
-            done.update(json.loads(f.read_text(encoding="utf-8"))["runs"])
+            done.update(read_chunk(f)["runs"])
         return done
 
     def write_chunk(self, runs: Sequence[int], rows: list[dict[str, Any]]) -> Path:
@@ -88,7 +148,7 @@ class ResultStore:
     def rows(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for f in self.chunks():
-            out.extend(json.loads(f.read_text(encoding="utf-8"))["rows"])
+            out.extend(read_chunk(f)["rows"])
         return out
 
 
@@ -158,13 +218,10 @@ def load_results(path: str | Path) -> Results:
         if store.chunks():
             return Results(tidy_table(store.rows(), scenario), scenario, p)
         if (p / TABLE_FILE).exists():
-            return Results(pd.read_parquet(p / TABLE_FILE), scenario, p)
+            return Results(_read_parquet(p / TABLE_FILE).to_pandas(), scenario, p)
         return Results(tidy_table([], scenario), scenario, p)
     if p.suffix == ".parquet":
-        try:
-            table = pq.read_table(p)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise InvalidInput("results", str(p), f"not a Parquet file ({exc})") from None
+        table = _read_parquet(p)
         meta = (table.schema.metadata or {}).get(_META_KEY)
         if meta is None:
             raise InvalidInput("results", str(p), "Parquet file without a specmarket scenario")
@@ -175,6 +232,16 @@ def load_results(path: str | Path) -> Results:
             raise InvalidInput("results", str(p), f"a CSV needs {SCENARIO_FILE} beside it")
         return Results(pd.read_csv(p), Scenario.parse(io.read_json(sc)), p)
     raise InvalidInput("results", str(p), "expected a results folder, a .parquet or a .csv file")
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    """A Parquet table, or one :class:`InvalidInput` naming the file if it cannot be read."""
+    try:
+        return pq.read_table(path)
+    except PermissionError as exc:
+        raise InvalidInput("results", str(path), f"unreadable ({exc.strerror})") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput("results", str(path), f"not a readable Parquet file ({exc})") from None
 
 
 def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
