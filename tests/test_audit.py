@@ -55,3 +55,18 @@ def test_truthful_baselines_pass_10000_instances(name: str) -> None:
     assert report.counts == {}, report.render()
     assert report.deviations_tried > 100_000
     assert report.ok
+
+
+def test_render_says_which_violations_are_expected() -> None:
+    """A foil's IC violations are reported as expected, and the verdict names what is claimed,
+    instead of a bare "OK" under a list of violations."""
+    from specmarket.audit import audit
+    from specmarket.mechanisms import get
+
+    report = audit(get("first-price"), instances=20, seed=0)
+    text = report.render()
+    assert report.ok and report.violated("ic") and "ic" not in report.claimed
+    assert "expected: not claimed" in text
+    assert text.splitlines()[-1].startswith("[bold green]every claimed property holds[/]")
+    assert "the violations of ic are expected" in text.splitlines()[-1]
+    assert "\nOK" not in text

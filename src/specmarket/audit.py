@@ -115,15 +115,33 @@ class AuditReport:
         ]
         for p in self.checked:
             n = self.counts.get(p, 0)
-            claim = "claimed" if p in self.claimed else "not claimed"
-            mark = "[green]holds[/]" if n == 0 else f"[red]{n} violation(s)[/]"
-            lines.append(f"  {p:<11} ({claim}): {mark}")
+            claimed = p in self.claimed
+            if n == 0:
+                mark = "[green]holds[/]"
+            elif claimed:
+                mark = f"[bold red]{n} violation(s): claim broken[/]"
+            else:
+                mark = f"[yellow]{n} violation(s), expected: not claimed[/]"
+            lines.append(f"  {p:<11} ({'claimed' if claimed else 'not claimed'}): {mark}")
             for v in self.witnesses.get(p, [])[:1]:
                 lines.append(
                     f"      witness: {v.detail}; participant {v.participant}, deviation "
                     f"{v.deviation}; instance {v.instance}"
                 )
-        lines.append("[bold green]OK[/]" if self.ok else "[bold red]claimed properties violated[/]")
+        claimed_here = [p for p in self.checked if p in self.claimed]
+        broken = [p for p in claimed_here if self.violated(p)]
+        expected = [p for p in self.checked if p not in self.claimed and self.violated(p)]
+        if broken:
+            lines.append(f"[bold red]claimed properties violated: {', '.join(broken)}[/]")
+        else:
+            verdict = (
+                f"[bold green]every claimed property holds[/] ({', '.join(claimed_here)})"
+                if claimed_here
+                else "[bold]no property is claimed[/]"
+            )
+            if expected:
+                verdict += f"; the violations of {', '.join(expected)} are expected (not claimed)"
+            lines.append(verdict)
         return "\n".join(lines)
 
 
