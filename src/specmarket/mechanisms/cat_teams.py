@@ -36,8 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Relative tolerance of the clock's "can meet the price" test.
-PRICE_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -386,7 +384,8 @@ def choice_payoff(
 
 #: Relative tolerance of "a team can pay ``k·θ``": ``k·θ ≤ L·(1 + PRICE_TOL)``, so that
 #: ``3 · 0.1 = 0.30000000000000004`` counts as 0.3 (purely relative: a zero limit pays only 0).
-PRICE_TOL = 1e-9
+#: At the largest accepted ``L/θ`` (:data:`MAX_CLOCK_STEPS`) it is 0.1·θ: never a whole step.
+PRICE_TOL = 1e-13
 
 #: Most clock levels an instance may need: the highest WTP over ``θ`` (else ``increment`` is
 #: rejected as too small for the WTP range).
