@@ -476,3 +476,50 @@ def test_cli_clear_cat() -> None:
     res = CliRunner().invoke(app, ["clear", "cat", str(EXAMPLE)])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["team"] == ["u1", "u2"]
+
+
+def _gain(inst: cat.Instance, k: int, **report: float) -> tuple[float, float]:
+    users = list(inst.users)
+    users[k] = users[k].model_copy(update=report)
+    pid = users[k].id
+    truth = cat.clear(inst)
+    lie = cat.clear(inst.model_copy(update={"users": tuple(users)}))
+    u_lie = cat.true_value(inst, pid, lie.allocation[pid]) - lie.payments[pid]
+    return truth.utility(pid), u_lie
+
+
+def test_documented_counterexamples() -> None:
+    """The Theorem 1 counterexamples of docs/cat.md, exactly."""
+    # (a) sharing, fewer bands: u0 needs 8 and is in no legal team; reporting 5 forms {u0, u2, u3}
+    a = _inst(10, [(8, 3.5), (8, 0.0), (1, 2.5), (4, 2.25), (10, 1.0)], True, 0.5)
+    assert _gain(a, 0, demand=5) == pytest.approx((0.0, 2.9375))
+    # ... and the seed's own scaled misreport (5 bands at 5/8 of the WTP)
+    assert _gain(a, 0, demand=5, wtp=3.5 * 5 / 8) == pytest.approx((0.0, 6.21875))
+    # (b), (c) no sharing, fewer / more bands
+    b = _inst(8, [(4, 2.5), (6, 1.5), (8, 0.25), (3, 2.0), (5, 2.0)], False, 0.25)
+    assert _gain(b, 0, demand=3) == pytest.approx((0.0, 4.125))
+    assert _gain(b, 0, demand=5) == pytest.approx((0.0, 7.5))
+    # (d) sharing, WTP shading: u1 keeps its band and receives more from u2
+    d = _inst(6, [(5, 0.5), (1, 1.25), (5, 3.0)], True, 0.5)
+    assert _gain(d, 1, wtp=0.0) == pytest.approx((16.25 / 6, 1.25 + 2.5))
+    # (e) sharing, WTP raised: {u0, u1} ties {u1, u2} on reported welfare 16.25 and wins the tie
+    # (smaller mask) at the opening price; u0 pays its net transfer 5 (3.0 - 16.25 / 6)
+    assert _gain(d, 0, wtp=3.0) == pytest.approx((0.0, 2.5 - 5 * (3.0 - 16.25 / 6)))
+    # (f) no sharing, WTP shading changes the partition and the parity of the auction
+    f = _inst(5, [(4, 2.5), (2, 2.0), (2, 4.75), (1, 1.75), (1, 4.5)], False, 0.5)
+    assert _gain(f, 4, wtp=1.5) == pytest.approx((2.5, 3.0))
+    # (g) no sharing, WTP raised to tie the bottleneck: the tie (welfare, then mask) is won
+    g = _inst(4, [(1, 1.0), (3, 3.75), (1, 1.25)], False, 0.5)
+    assert _gain(g, 0, wtp=1.25) == pytest.approx((0.0, 1.0))
+
+
+def test_dp_size_limit_names_bands() -> None:
+    inst = _inst(10**8, [(1, 1.0), (2, 1.0), (3, 1.0)])
+    with pytest.raises(InvalidInput) as err:
+        cat.clear(inst)
+    assert err.value.field == "bands"
+
+
+def test_engine_keyword() -> None:
+    inst = cat.Instance.parse(json.loads(EXAMPLE.read_text()))
+    assert cat.clear(inst, engine="reference").to_json() == cat.clear(inst).to_json()
