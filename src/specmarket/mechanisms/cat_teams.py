@@ -37,7 +37,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class Team:
     """A legal team: member positions (ascending), welfare ``Σ N_i m_i``, bottleneck ``min m_i``."""
