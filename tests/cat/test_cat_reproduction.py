@@ -82,3 +82,17 @@ def test_reproduction_quick(tmp_path: Path) -> None:
     for path in [*res.tables.values(), *res.figures.values()]:
         assert path.exists()
     assert "Theorem 1" in res.summary
+    assert "section D draws" in res.tables and "IR: 0 members" in res.summary
+
+
+def test_section_d_draws_all_go_the_seeds_way() -> None:
+    counts = repro.section_d_draws(np.random.default_rng(3), 60)
+    assert counts["draws"] == 60
+    for key in (
+        "team 1 wins without sharing",
+        "team 2 wins with sharing",
+        "price x + θ with sharing",
+        "rich member better off with sharing",
+    ):
+        assert counts[key] == 60, key
+    assert counts["rich member gets exactly 0 with sharing"] == 0

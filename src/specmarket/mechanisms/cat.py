@@ -5,23 +5,26 @@ Model (seed 000 §A–§E; see ``docs/cat.md`` for every reconstruction choice).
 (its willingness to pay, WTP). A *legal team* is a set of SUs whose demands sum to exactly ``n``;
 an SU in no legal team cannot bid (§C).
 
-Auction (§D). A clock shows ``p_k = k·θ`` (``θ`` = ``increment``), ``k = 0, 1, …``. A team stays
-in while it can pay ``p_k`` for all ``n`` bands: without sharing while its bottleneck
-``min_{i∈T} m_i ≥ p_k``; with sharing while ``Σ_{i∈T} N_i m_i ≥ n·p_k`` (members with surplus
-transfer ``δ`` to members short of the price). The clock stops at the first step the runner-up
-cannot meet; the price is that step's price ``(k2+1)·θ`` capped by the winner's limit. Ties follow
-the team order of :mod:`specmarket.mechanisms.cat_teams` (deterministic).
+Procedure.
 
-Settlement. Each winning member ``i`` gets ``N_i`` bands and pays ``y·N_i`` to the PU. Its own
-surplus is ``s_i = N_i (m_i − y)``; the team's residual profit is ``R = ω̄ − y·n = Σ s_i``
-(eq. (7)). With sharing, the members short of the price receive ``δ_i = N_i·max(0, y − m_i)``
-(§D), paid by members with surplus in proportion to it (``cont_j``, eq. (5)), and ``R`` is split
-by the Shapley value of the *legal-team game* ``v(S) = R`` if ``S`` is the whole team, else ``0``
-(any strict sub-coalition demands fewer than ``n`` bands and cannot bid, §C); every member is a
-veto player, so the Shapley value is ``φ_i = R/|T|`` exactly (``S_a = 1/|T|`` in eq. (7)).
-Without sharing the members do not cooperate: the game is additive, ``v(S) = Σ_{i∈S} s_i``, and
-``φ_i = s_i``. Each member's net transfer to its team-mates is ``t_i = s_i − φ_i`` (Σ t_i = 0) and
-its payment is ``y·N_i + t_i``, so its utility is ``φ_i``. Welfare per eq. (4).
+1. *One-team choice (§E).* Each SU joins at most one bidding team. Teams form in rounds: in each
+   round the legal team of free SUs that is first in the team order forms (every member ranks it
+   first by its eq. (7) payoff), until no legal team of free SUs is left — at most ``K`` rounds.
+2. *Ascending auction with standing bids (§D).* Bids are per band on the grid ``k·θ``
+   (``θ`` = ``increment``). The first team in the partition order opens at the opening price 0;
+   a team that does not hold the standing bid ``x`` may take it with ``x + θ`` if it can pay —
+   without sharing every member's WTP ``≥ x + θ``; with sharing the members with surplus transfer
+   ``δ`` to the members short of ``x + θ`` within what they can give. Among several such teams the
+   first in the partition order bids. When no other team can raise, the holder wins and pays its
+   standing bid per band. Outcome in closed form (:func:`~specmarket.mechanisms.cat_teams.ascend`),
+   never by walking θ.
+3. *Settlement.* Each winning member ``i`` gets ``N_i`` bands and pays ``y·N_i`` to the PU
+   (``y`` = the winning bid). Its own surplus is ``s_i = N_i (m_i − y)``; the residual profit is
+   ``R = ω̄ − y·n = Σ s_i`` (eq. (7)). With sharing ``R`` is split by the Shapley value of the
+   band-slot game (every one of the ``n`` bands' slots is a veto player: ``φ_i = N_i R / n``,
+   ``S_a = N_a / n`` in eq. (7)); the members short of the price receive ``δ_i = N_i (y − m_i)⁺``.
+   Without sharing the game is additive and ``φ_i = s_i``. Net transfer to team-mates
+   ``t_i = s_i − φ_i`` (``Σ t_i = 0``), payment ``y·N_i + t_i``, utility ``φ_i ≥ 0``.
 
 JSON: ``{"bands": 10, "increment": 0.1, "sharing": true, "users": [{"id": "u1", "demand": 4,
 "wtp": 3.0}, ...]}`` → ``team``, ``price``, ``allocation``, ``payments``, ``transfers``, ``delta``,
@@ -33,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import Strict, model_validator
@@ -52,12 +55,16 @@ from specmarket.core import (
 from specmarket.core.spec import scalar_grid
 from specmarket.errors import InvalidInput
 from specmarket.mechanisms.cat_teams import (
+    MAX_CLOCK_STEPS,
+    Ascent,
     Team,
-    clock_price,
-    clock_reference,
+    ascend,
+    ascend_reference,
+    bidding_teams_fast,
+    capacity,
     enumerate_teams,
     in_some_team,
-    top_two_fast,
+    partition_reference,
 )
 
 #: Largest ``bands × users`` :func:`clear` accepts (the DP keeps ``O(K·n)`` bytes of back-pointers).
@@ -65,6 +72,8 @@ MAX_DP_CELLS = 200_000_000
 
 #: Largest number of SUs :func:`clear_reference` accepts (enumeration is exponential).
 REFERENCE_MAX_USERS = 26
+
+Engine = Literal["fast", "reference"]
 
 
 class User(Model):
@@ -79,6 +88,8 @@ class Instance(Model):
     """A CAT auction: ``bands`` for sale, clock ``increment`` θ, ``sharing`` on/off, the SUs.
 
     SUs whose demand exceeds ``bands`` are accepted but belong to no legal team (cannot bid, §C).
+    ``increment`` must leave at most :data:`~specmarket.mechanisms.cat_teams.MAX_CLOCK_STEPS`
+    grid levels below the highest WTP (a smaller θ is rejected, naming ``increment``).
     """
 
     bands: PositiveCount
@@ -90,6 +101,15 @@ class Instance(Model):
     def _check(self) -> Self:
         require_nonempty(self.users, "users")
         require_unique_ids([u.id for u in self.users], "users")
+        top = max(float(u.wtp) for u in self.users)
+        steps = top / self.increment
+        if not steps <= MAX_CLOCK_STEPS:
+            raise InvalidInput(
+                "increment",
+                self.increment,
+                f"too small for the WTP range: the clock would need {steps:.3g} steps of θ to "
+                f"reach the highest WTP {top:g} (at most {MAX_CLOCK_STEPS:.0e})",
+            )
         return self
 
 
@@ -103,39 +123,54 @@ def welfare_eq4(bands: int, demand: int, wtp: float) -> float:
     return bands * (bands / demand) * wtp
 
 
-def legal_game(surplus: Sequence[float], sharing: bool) -> Callable[[frozenset[int]], float]:
-    """The cooperative game on the winning team's members ``0..t-1`` (positions in the team).
+def slot_game(
+    demand: Sequence[int], residual: float
+) -> tuple[list[int], Callable[[frozenset[int]], float]]:
+    """The band-slot game of the winning team with sharing (seed 000 eq. (7), our choice).
 
-    With sharing: ``v(S) = Σ_{i∈T} s_i`` (the residual profit ``R``, eq. (7)) if ``S = T``, else
-    0 — only the whole legal team can bid. Without sharing: additive ``v(S) = Σ_{i∈S} s_i``.
+    Players are the ``n = Σ N_i`` band slots; slot ``s`` belongs to member ``owner[s]``.
+    ``v(S) = R`` if ``S`` holds every slot, else 0: a coalition missing any slot demands fewer than
+    ``n`` bands, is not a legal team and cannot bid (§C). Returns ``(owner, v)``.
     """
-    t = len(surplus)
-    total = math.fsum(surplus)
+    owner = [i for i, d in enumerate(demand) for _ in range(d)]
+    n = len(owner)
 
     def v(coalition: frozenset[int]) -> float:
-        if sharing:
-            return total if len(coalition) == t else 0.0
+        return residual if len(coalition) == n else 0.0
+
+    return owner, v
+
+
+def additive_game(surplus: Sequence[float]) -> Callable[[frozenset[int]], float]:
+    """The game without sharing on the members ``0..t-1``: ``v(S) = Σ_{i∈S} s_i`` (no pooling)."""
+
+    def v(coalition: frozenset[int]) -> float:
         return math.fsum(surplus[i] for i in coalition)
 
     return v
 
 
-def shapley_closed_form(surplus: Sequence[float], sharing: bool) -> list[float]:
-    """Exact Shapley values of :func:`legal_game` in ``O(|T|)``.
+def shapley_closed_form(
+    surplus: Sequence[float], demand: Sequence[int], sharing: bool
+) -> list[float]:
+    """Exact Shapley values of the team's game in ``O(|T|)``.
 
-    Sharing: all members are symmetric veto players of a unanimity game, so ``φ_i = R/|T|``.
-    No sharing: an additive game's Shapley value is each player's own worth, ``φ_i = s_i``.
+    Sharing: the ``n`` slots of the unanimity :func:`slot_game` are symmetric veto players, each
+    gets ``R/n``, so member ``i`` gets ``φ_i = N_i R / n`` (``S_a = N_a/n`` in eq. (7), the same
+    in every legal team, as §E assumes). No sharing: an additive game's Shapley value is each
+    player's own worth, ``φ_i = s_i``.
     """
     if sharing:
-        share = math.fsum(surplus) / len(surplus) if surplus else 0.0
-        return [share] * len(surplus)
+        total = math.fsum(surplus)
+        n = sum(demand)
+        return [d * total / n for d in demand]
     return [float(s) for s in surplus]
 
 
 def shapley_by_subsets(game: Callable[[frozenset[int]], float], players: int) -> list[float]:
     """Shapley value by the subset formula ``Σ_S |S|!(t−|S|−1)!/t! · (v(S∪i) − v(S))``.
 
-    Exponential reference for tests (seed 000 §E); use :func:`shapley_closed_form` otherwise.
+    Exponential reference for tests; use :func:`shapley_closed_form` otherwise.
     """
     fact = math.factorial
     out = []
@@ -157,30 +192,35 @@ def _arrays(instance: Instance) -> tuple[list[int], list[float]]:
 
 def settle(
     instance: Instance,
-    winner: Team | None,
-    runner: Team | None,
-    price: float,
-    steps: int,
+    teams: Sequence[Team],
+    ascent: Ascent | None,
     eligible: Sequence[bool],
 ) -> Outcome:
     """Bands, payments, §D transfers ``δ``, Shapley split (eq. (7)) and eq. (4) values.
 
-    ``eligible[i]``: SU ``i`` belongs to some legal team (the others cannot bid, §C; listed in the
-    output as ``excluded``)."""
+    ``teams``: the bidding teams in the move order (at least the first two of the §E partition);
+    ``ascent``: the end of the auction; ``eligible[i]``: SU ``i`` belongs to some legal team (the
+    others cannot bid, §C; listed as ``excluded``).
+    """
     ids = [u.id for u in instance.users]
     n = instance.bands
     sharing = instance.sharing
     zero = dict.fromkeys(ids, 0.0)
     alloc = dict.fromkeys(ids, 0)
     payments, values = dict(zero), dict(zero)
-    transfers, delta, contrib, shapley, utility = {}, {}, {}, {}, {}
+    transfers, delta, contrib, shapley, utility, share = {}, {}, {}, {}, {}, {}
     residual = 0.0
+    winner = teams[ascent.holder] if ascent is not None else None
+    price = ascent.level * instance.increment if ascent is not None else 0.0
+    runner = None
+    if ascent is not None and len(teams) > 1:
+        runner = teams[1] if ascent.holder == 0 else teams[0]
     if winner is not None:
-        members = list(winner.members)
-        users = [instance.users[i] for i in members]
+        users = [instance.users[i] for i in winner.members]
+        demand = [u.demand for u in users]
         surplus = [u.demand * (u.wtp - price) for u in users]
         residual = math.fsum(surplus)
-        phi = shapley_closed_form(surplus, sharing)
+        phi = shapley_closed_form(surplus, demand, sharing)
         deficits = (
             [u.demand * max(0.0, price - u.wtp) for u in users] if sharing else [0.0] * len(users)
         )
@@ -193,23 +233,30 @@ def settle(
             delta[u.id] = deficits[k]
             contrib[u.id] = need * max(0.0, surplus[k]) / pos if pos > 0 else 0.0
             shapley[u.id] = phi[k]
+            share[u.id] = u.demand / n if sharing else None
             utility[u.id] = phi[k]
             payments[u.id] = price * u.demand + t
             values[u.id] = welfare_eq4(u.demand, u.demand, u.wtp)
+
+    def names(team: Team | None) -> list[str] | None:
+        return [ids[i] for i in team.members] if team is not None else None
+
     details: dict[str, Any] = {
         "sharing": sharing,
-        "team": [ids[i] for i in winner.members] if winner else [],
+        "team": names(winner) or [],
         "price": price,
-        "steps": steps,
+        "level": ascent.level if ascent is not None else 0,
+        "bids": ascent.bids if ascent is not None else 0,
+        "bidding_teams": [names(t) for t in teams[:2]],
         "team_limit": winner.limit(n, sharing) if winner else None,
-        "runner_up": [ids[i] for i in runner.members] if runner else None,
+        "runner_up": names(runner),
         "runner_up_limit": runner.limit(n, sharing) if runner else None,
         "residual_profit": residual,
         "transfers": transfers,
         "delta": delta,
         "contributions": contrib,
         "shapley": shapley,
-        "shapley_share": {k: (v / residual if residual > 0 else None) for k, v in shapley.items()},
+        "shapley_share": share,
         "utilities": utility,
         "idle_bands": 0 if winner else n,
         "excluded": [pid for pid, ok in zip(ids, eligible, strict=True) if not ok],
@@ -217,30 +264,38 @@ def settle(
     return Outcome("cat", alloc, payments, values, details)
 
 
-def clear(instance: Instance) -> Outcome:
-    """Clear a CAT auction without enumerating teams (DP over bands, ``O(K·n)``).
-
-    Winner and runner-up by :func:`~specmarket.mechanisms.cat_teams.top_two_fast`, price by
-    :func:`~specmarket.mechanisms.cat_teams.clock_price`, settlement by :func:`settle`.
-    """
+def _clear_fast(instance: Instance) -> Outcome:
     demand, wtp = _arrays(instance)
     n, sharing = instance.bands, instance.sharing
     if n * len(demand) > MAX_DP_CELLS:
         raise InvalidInput(
             "bands", n, f"bands × users = {n * len(demand)} exceeds the DP limit {MAX_DP_CELLS:.0e}"
         )
-    winner, runner = top_two_fast(demand, wtp, n, sharing)
+    first, second = bidding_teams_fast(demand, wtp, n, sharing)
     eligible = in_some_team(demand, n)
-    if winner is None:
-        return settle(instance, None, None, 0.0, 0, eligible)
-    price, steps = clock_price(
-        winner.limit(n, sharing), runner.limit(n, sharing) if runner else None, instance.increment
-    )
-    return settle(instance, winner, runner, price, steps, eligible)
+    teams = [t for t in (first, second) if t is not None]
+    caps = [capacity(t.limit(n, sharing), instance.increment) for t in teams]
+    return settle(instance, teams, ascend(caps), eligible)
+
+
+def clear(instance: Instance, *, engine: Engine = "fast") -> Outcome:
+    """Clear a CAT auction: §E partition, §D ascending auction, settlement (:func:`settle`).
+
+    ``engine="fast"``: the first two teams of the partition by two knapsack DPs
+    (``O(K·n)``; the later teams cannot bid above the opening price, see ``docs/cat.md``) and the
+    auction's end in closed form (:func:`~specmarket.mechanisms.cat_teams.ascend`).
+    ``engine="reference"``: :func:`clear_reference`.
+    """
+    if engine == "reference":
+        return clear_reference(instance)
+    if engine != "fast":
+        raise InvalidInput("engine", engine, "must be 'fast' or 'reference'")
+    return _clear_fast(instance)
 
 
 def clear_reference(instance: Instance) -> Outcome:
-    """Clear by listing every legal team and running the clock step by step (seed 000 §B, §D).
+    """Clear by listing every legal team, forming the whole §E partition greedily and walking the
+    auction bid by bid with member-level payment checks (seed 000 §B, §D, §E).
 
     Exponential; at most :data:`REFERENCE_MAX_USERS` SUs. Equal to :func:`clear`.
     """
@@ -248,17 +303,11 @@ def clear_reference(instance: Instance) -> Outcome:
         raise ValueError(f"reference enumeration limited to {REFERENCE_MAX_USERS} users")
     demand, wtp = _arrays(instance)
     n, sharing = instance.bands, instance.sharing
-    teams = list(enumerate_teams(demand, wtp, n))
-    winner, price, steps = clock_reference(teams, n, instance.increment, sharing)
-    runner = None
-    if winner is not None and len(teams) > 1:
-        from specmarket.mechanisms.cat_teams import order_key
-
-        rest = sorted((t for t in teams if t is not winner), key=lambda t: order_key(t, sharing))
-        runner = rest[0]
-    members = {i for t in teams for i in t.members}
+    teams = partition_reference(demand, wtp, n, sharing)
+    ascent = ascend_reference(teams, demand, wtp, instance.increment, sharing)
+    members = {i for t in enumerate_teams(demand, wtp, n) for i in t.members}
     eligible = [i in members for i in range(len(demand))]
-    return settle(instance, winner, runner, price, steps, eligible)
+    return settle(instance, teams, ascent, eligible)
 
 
 def clear_vcg_teams(instance: Instance) -> Outcome:

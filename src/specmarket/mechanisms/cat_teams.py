@@ -1,41 +1,40 @@
-"""Winner, runner-up and price of the CAT auction (seed 000): enumeration and dynamic programming.
+"""Legal teams, the one-team choice and the ascending auction of CAT (seed 000 §B–§E).
 
 A *legal team* (seed 000 §B, §C) is a set of SUs whose demands ``N_i`` sum exactly to the ``n``
-bands for sale. Its *limit* is the highest per-band price it can meet on the clock:
+bands for sale. Its *limit* is the highest per-band price it can pay:
 
 * with sharing (seed 000 §D): ``L_T = Σ_{i∈T} N_i m_i / n`` (richer members cover the others'
   deficits ``δ``), i.e. the team's welfare eq. (4) divided by ``n``;
 * without sharing: ``L_T = min_{i∈T} m_i`` (the bottleneck).
 
-The *order* of teams (best first), which decides the winner, the runner-up and every tie, is
+The *team order* (best first), which decides the §E choice, the move order of the auction and
+every tie, is
 
-* with sharing: welfare ``w_T = Σ N_i m_i`` descending, then the *position mask* ``Σ_{i∈T} 2^i``
+* with sharing: welfare ``ω̄_T = Σ N_i m_i`` descending, then the *position mask* ``Σ_{i∈T} 2^i``
   ascending (a tie goes to the team that avoids the SU listed last);
 * without sharing: bottleneck descending, then welfare descending, then the position mask ascending.
 
 Welfare sums are always accumulated in input order starting from ``0.0`` so the enumeration and the
 DP perform bit-identical floating-point additions.
 
-Two implementations:
+Contents:
 
-* :func:`enumerate_teams` / :func:`top_two_reference` list every legal team (exponential, the
-  seed's "the mechanism of legal teams lists all the possible combinations of SUs", §B);
-* :func:`top_two_fast` finds the same two teams without enumeration: a 0/1-knapsack DP over bands
-  that keeps the two best partial teams per band count (``O(K·n)`` vectorised numpy steps) and, for
-  the no-sharing order, one ``O(K)`` pass of bitset subset-sum counting over SUs sorted by ``m_i``
-  to find the best and second-best bottleneck first.
+* teams: :func:`enumerate_teams` / :func:`top_two_reference` (exponential, the seed's "lists all
+  the possible combinations of SUs", §B) and :func:`top_two_fast` (knapsack DP, ``O(K·n)``);
+* the §E choice: :func:`partition_reference` (greedy over all teams) and
+  :func:`bidding_teams_fast` (its first two teams by two DPs), :func:`choice_payoff` (eq. (7));
+* the §D auction: :func:`capacity` (closed form), :func:`ascend` (``O(T log T)``) and its
+  bid-by-bid twin :func:`ascend_reference` with :func:`can_pay_reference`.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-#: Relative tolerance of the clock's "can meet the price" test.
-PRICE_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -246,60 +245,286 @@ def in_some_team(demand: Sequence[int], n: int) -> list[bool]:
     return out
 
 
-def meets(limit: float, price: float) -> bool:
-    """The clock test: can a team with this limit pay ``price`` per band (relative tolerance)?"""
-    return limit >= price - PRICE_TOL * max(1.0, abs(price))
+# --------------------------------------------------------------------------------------------
+# The one-team choice of seed 000 §E: a partition of the SUs into disjoint bidding teams
+# --------------------------------------------------------------------------------------------
 
 
-def last_met_step(limit: float, increment: float) -> int:
-    """Largest ``k ≥ 0`` with ``meets(limit, k·θ)``: the last clock step a team can meet."""
-    k = max(0, math.floor(limit / increment))
-    while meets(limit, (k + 1) * increment):
-        k += 1
-    while k > 0 and not meets(limit, k * increment):
+def _best_dp(
+    demand: Sequence[int], wtp: Sequence[float], n: int, allowed: np.ndarray
+) -> Team | None:
+    """The best legal team by welfare (ties: smaller position mask) among the SUs with
+    ``allowed[i]``: a 0/1 knapsack over bands with one state per band count, ``O(K·n)``.
+
+    Adding SU ``k`` gives a candidate with a higher position bit than every state so far, so on
+    equal welfare the old state (without ``k``) is kept: the tie goes to the smaller mask.
+    """
+    neg = -math.inf
+    best = np.full(n + 1, neg)
+    best[0] = 0.0
+    k_total = len(demand)
+    take = np.zeros((k_total, n + 1), dtype=bool)
+    for k in range(k_total):
+        d = int(demand[k])
+        if not allowed[k] or d > n:
+            continue
+        cand = best[: n + 1 - d] + d * float(wtp[k])
+        better = cand > best[d:]
+        take[k, d:] = better
+        best[d:] = np.where(better, cand, best[d:])
+    if best[n] == neg:
+        return None
+    members: list[int] = []
+    c = n
+    for k in range(k_total - 1, -1, -1):
+        if take[k, c]:
+            members.append(k)
+            c -= int(demand[k])
+    members.reverse()
+    return _make_team(members, demand, wtp)
+
+
+def _best_bottleneck(
+    demand: Sequence[int], wtp: Sequence[float], n: int, allowed: np.ndarray
+) -> float | None:
+    """The best bottleneck ``max_T min_{i∈T} m_i`` over legal teams of allowed SUs (``None`` if
+    there is none): SUs in descending ``m_i`` into a bitset of reachable band totals; the ``m`` of
+    the SU whose addition first makes ``n`` reachable is the answer, ``O(K)`` big-integer steps."""
+    full = (1 << (n + 1)) - 1
+    once = 1
+    target = 1 << n
+    for i in sorted(range(len(demand)), key=lambda j: -wtp[j]):
+        d = int(demand[i])
+        if not allowed[i] or d > n:
+            continue
+        once |= (once << d) & full
+        if once & target:
+            return float(wtp[i])
+    return None
+
+
+def best_team(
+    demand: Sequence[int], wtp: Sequence[float], n: int, sharing: bool, allowed: np.ndarray
+) -> Team | None:
+    """The first legal team in the team order (:func:`order_key`) among the allowed SUs.
+
+    With sharing: the top-one welfare DP. Without sharing: the best bottleneck ``b1``, then the
+    welfare DP among the allowed SUs with ``m_i ≥ b1`` (all their legal teams have bottleneck
+    ``b1``, since none can have a higher one).
+    """
+    if sharing:
+        return _best_dp(demand, wtp, n, allowed)
+    b1 = _best_bottleneck(demand, wtp, n, allowed)
+    if b1 is None:
+        return None
+    return _best_dp(demand, wtp, n, allowed & (np.asarray(wtp, dtype=float) >= b1))
+
+
+def bidding_teams_fast(
+    demand: Sequence[int], wtp: Sequence[float], n: int, sharing: bool
+) -> tuple[Team | None, Team | None]:
+    """The first two teams of the §E partition without enumeration (two rounds of
+    :func:`best_team`); equal to ``partition_reference(...)[:2]``.
+
+    The later teams of the partition never bid beyond the opening price under the move order of
+    :func:`ascend` (see ``docs/cat.md``), so the auction's outcome needs only these two.
+    """
+    allowed = np.ones(len(demand), dtype=bool)
+    first = best_team(demand, wtp, n, sharing, allowed)
+    if first is None:
+        return None, None
+    allowed[list(first.members)] = False
+    return first, best_team(demand, wtp, n, sharing, allowed)
+
+
+def partition_reference(
+    demand: Sequence[int], wtp: Sequence[float], n: int, sharing: bool
+) -> list[Team]:
+    """The §E partition by enumeration: every legal team, sorted in the team order, taken greedily
+    when disjoint from the teams already taken (seed 000 §E, our procedure; exponential).
+
+    Each round forms the team that every one of its members ranks first among the legal teams of
+    the SUs still free (the members' eq. (7) payoffs rank teams in the same order, see
+    ``docs/cat.md``); it stops after at most ``K`` rounds, each removing at least one SU.
+    """
+    teams = sorted(enumerate_teams(demand, wtp, n), key=lambda t: order_key(t, sharing))
+    taken: set[int] = set()
+    out: list[Team] = []
+    for team in teams:
+        if taken.isdisjoint(team.members):
+            out.append(team)
+            taken.update(team.members)
+    return out
+
+
+def choice_payoff(
+    team: Team,
+    member: int,
+    demand: Sequence[int],
+    wtp: Sequence[float],
+    n: int,
+    price: float,
+    sharing: bool,
+) -> float:
+    """SU ``member``'s eq. (7) payoff in ``team`` at a common market price ``y`` per band.
+
+    With sharing ``ρ_a = (ω̄_T − y·n)·S_a`` with the Shapley share ``S_a = N_a / n`` of the
+    band-slot game (``docs/cat.md`` §3); without sharing the member keeps its own surplus,
+    ``ρ_a = N_a (m_a − y)``, the same in every team.
+    """
+    if sharing:
+        return (team.welfare - price * n) * demand[member] / n
+    return demand[member] * (wtp[member] - price)
+
+
+# --------------------------------------------------------------------------------------------
+# The ascending auction of seed 000 §D with standing bids on the θ grid
+# --------------------------------------------------------------------------------------------
+
+#: Relative tolerance of "a team can pay ``k·θ``": ``k·θ ≤ L·(1 + PRICE_TOL)``, so that
+#: ``3 · 0.1 = 0.30000000000000004`` counts as 0.3 (purely relative: a zero limit pays only 0).
+#: At the largest accepted ``L/θ`` (:data:`MAX_CLOCK_STEPS`) it is 0.1·θ: never a whole step.
+PRICE_TOL = 1e-13
+
+#: Most clock levels an instance may need: the highest WTP over ``θ`` (else ``increment`` is
+#: rejected as too small for the WTP range).
+MAX_CLOCK_STEPS = 10**12
+
+
+def capacity(limit: float, increment: float) -> int:
+    """The highest level ``k ≥ 0`` a team with this limit can bid: ``k·θ ≤ L·(1 + PRICE_TOL)``.
+
+    Closed form ``⌊L(1 + PRICE_TOL)/θ⌋`` corrected by at most a step or two for the rounding of
+    the float division; ``ValueError`` if that exceeds :data:`MAX_CLOCK_STEPS` (never walks θ).
+    """
+    if not (limit >= 0.0 and math.isfinite(limit)):
+        raise ValueError(f"team limit must be finite and >= 0, got {limit!r}")
+    top = limit + PRICE_TOL * limit
+    q = top / increment
+    if not math.isfinite(q) or q > 2.0 * MAX_CLOCK_STEPS:
+        raise ValueError(f"limit / increment = {q:.3g} clock steps exceeds {MAX_CLOCK_STEPS:.0e}")
+    k = math.floor(q)
+    while k > 0 and k * increment > top:
         k -= 1
+    while (k + 1) * increment <= top:
+        k += 1
     return k
 
 
-def clock_price(
-    winner_limit: float, runner_limit: float | None, increment: float
-) -> tuple[float, int]:
-    """Closing price and number of clock steps (seed 000 §D, our reconstruction).
+def can_pay_reference(
+    members: Sequence[int],
+    demand: Sequence[int],
+    wtp: Sequence[float],
+    price: float,
+    sharing: bool,
+) -> bool:
+    """Can the team pay ``price`` per band for every member's bands (seed 000 §D), member by member?
 
-    The clock shows ``p_k = k·θ`` for ``k = 0, 1, ...``; it stops at the first step the runner-up
-    cannot meet, ``k2 + 1`` with ``k2 = last_met_step(L2)``. The price is ``p_{k2+1}`` capped by the
-    winner's limit: ``min((k2 + 1)·θ, L1)``. With no runner-up the price is the opening price 0.
+    Without sharing every member must afford it: ``m_i ≥ price``. With sharing the members short
+    of the price need ``δ_i = N_i (price − m_i)`` (``θ − α`` per band for a bottleneck at
+    ``x + α``), and the members with surplus can give at most ``N_j (m_j − price)``: the team can
+    pay when what they can give covers what the others need. Same relative tolerance as
+    :func:`capacity`.
     """
-    if runner_limit is None:
-        return 0.0, 0
-    k2 = last_met_step(runner_limit, increment)
-    return min((k2 + 1) * increment, winner_limit), k2 + 1
+    if not sharing:
+        return all(price <= wtp[i] + PRICE_TOL * wtp[i] for i in members)
+    give = math.fsum(demand[j] * max(0.0, wtp[j] - price) for j in members)
+    need = math.fsum(demand[i] * max(0.0, price - wtp[i]) for i in members)
+    welfare = math.fsum(demand[i] * wtp[i] for i in members)
+    return give >= need - PRICE_TOL * welfare
 
 
-def clock_reference(
-    teams: Sequence[Team], n: int, increment: float, sharing: bool
-) -> tuple[Team | None, float, int]:
-    """Run the ascending clock literally over an explicit list of legal teams (the reference).
+@dataclass(frozen=True)
+class Ascent:
+    """End of the auction: team ``holder`` (position in the move order) holds the standing bid at
+    ``level`` (price ``level·θ``) after ``bids`` bids."""
 
-    Step ``k`` shows ``p_k = k·θ``; a team stays in while it meets the price. When at most one
-    team can meet the next price the auction ends: a lone survivor wins at that next price; if no
-    team meets it, the best survivor (team order) wins and pays its own limit. Returns
-    ``(winner, price, steps)``.
+    holder: int
+    level: int
+    bids: int
+
+
+def ascend(caps: Sequence[int], start: tuple[int, int] | None = None) -> Ascent | None:
+    """The ascending auction with standing bids, in ``O(T log T)`` steps (never walks θ).
+
+    ``caps[j]``: highest level team ``j`` can bid (:func:`capacity`); teams are listed in the move
+    order. From ``start = (level, holder)`` (default: the opening bid, level 0, placed by team 0),
+    a team that does not hold the standing bid at level ``x`` may take it at ``x + 1`` if
+    ``caps ≥ x + 1``; among several, the first in the move order bids. The auction ends when no
+    team other than the holder can raise. While the two first able teams ``a < b`` stay able they
+    alternate, so the holder at ``min(caps[a], caps[b])`` follows from the parity of the number of
+    raises; then one of them drops out. Each such segment removes a team: at most ``T`` segments
+    with a heap of the able teams.
     """
-    if not teams:
-        return None, 0.0, 0
-    ordered = sorted(teams, key=lambda t: order_key(t, sharing))
-    if len(ordered) == 1:
-        return ordered[0], 0.0, 0
-    k = 0
-    active = list(ordered)
+    t = len(caps)
+    if t == 0:
+        return None
+    if start is None:
+        level, holder, bids = 0, 0, 1
+    else:
+        level, holder = start
+        bids = 0
+        if not 0 <= holder < t or caps[holder] < level:
+            raise ValueError(f"start holder {holder} cannot hold level {level}")
+    heap = list(range(t))  # positions, ascending: already a min-heap
+
+    def first_two(lvl: int) -> tuple[int | None, int | None]:
+        while heap and caps[heap[0]] < lvl:
+            heapq.heappop(heap)
+        if not heap:
+            return None, None
+        a = heapq.heappop(heap)
+        while heap and caps[heap[0]] < lvl:
+            heapq.heappop(heap)
+        b = heap[0] if heap else None
+        heapq.heappush(heap, a)
+        return a, b
+
     while True:
-        nxt = [t for t in active if meets(t.limit(n, sharing), (k + 1) * increment)]
-        if len(nxt) >= 2:
-            active = nxt
-            k += 1
+        a, b = first_two(level + 1)
+        if a is None:
+            break
+        if b is None:
+            if a == holder:
+                break
+            holder, level, bids = a, level + 1, bids + 1
             continue
-        if len(nxt) == 1:
-            return nxt[0], min((k + 1) * increment, nxt[0].limit(n, sharing)), k + 1
-        best = active[0]
-        return best, best.limit(n, sharing), k + 1
+        end = min(caps[a], caps[b])
+        raises = end - level
+        first = b if holder == a else a
+        other = a if first == b else b
+        holder = first if raises % 2 == 1 else other
+        bids += raises
+        level = end
+    return Ascent(holder, level, bids)
+
+
+#: Most clock levels :func:`ascend_reference` walks before refusing.
+REFERENCE_MAX_LEVELS = 10**6
+
+
+def ascend_reference(
+    teams: Sequence[Team],
+    demand: Sequence[int],
+    wtp: Sequence[float],
+    increment: float,
+    sharing: bool,
+    start: tuple[int, int] | None = None,
+) -> Ascent | None:
+    """The same auction walked bid by bid with :func:`can_pay_reference` (the slow twin of
+    :func:`ascend`, for tests; at most :data:`REFERENCE_MAX_LEVELS` levels)."""
+    if not teams:
+        return None
+    level, holder, bids = (0, 0, 1) if start is None else (start[0], start[1], 0)
+    while True:
+        if level - (start[0] if start else 0) > REFERENCE_MAX_LEVELS:
+            raise ValueError("reference clock walked more than REFERENCE_MAX_LEVELS levels")
+        price = (level + 1) * increment
+        movers = [
+            j
+            for j, team in enumerate(teams)
+            if j != holder and can_pay_reference(team.members, demand, wtp, price, sharing)
+        ]
+        if not movers:
+            return Ascent(holder, level, bids)
+        holder, level, bids = movers[0], level + 1, bids + 1

@@ -6,7 +6,9 @@
    reduced welfare). Welfare (eq. (4)), revenue, bands left idle (unsold) and bands only partly used
    (held by SUs that got fewer than they need), against the eq. (4) optimum over all allocations.
 2. **Theorem 2**: does the winning team maximise welfare among legal teams (and overall)?
-3. **Theorem 1** audit: does any unilateral misreport of demand or WTP (including the seed's own
+3. **§D scenario**: random setups "Team 1 holds x, Team 2's bottleneck at x + α" with and
+   without sharing, eq. (5).
+4. **Theorem 1** audit: does any unilateral misreport of demand or WTP (including the seed's own
    scaled misreports) raise an SU's true utility? For CAT with and without sharing, for the
    WTP fix "VCG over legal teams" and for the full fix "VCG over eq. (4) valuations".
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from specmarket.core import Outcome
 from specmarket.mechanisms import cat
-from specmarket.mechanisms.cat_teams import top_two_fast
+from specmarket.mechanisms.cat_teams import Team, ascend, capacity, top_two_fast
 from specmarket.reproductions import ReproContext, Reproduction, ReproResult
 
 TOL = 1e-9
@@ -172,8 +174,75 @@ def audit_theorem1(
     return gains, examples
 
 
+def section_d_draws(rng: np.random.Generator, draws: int) -> dict[str, int]:
+    """Random §D setups (seed 000 §D): Team 1 holds the standing bid ``x = k·θ`` and cannot bid
+    ``x + θ``; Team 2's bottleneck has WTP ``x + α`` (``0 < α < θ``) and a richer member whose
+    surplus covers ``θ − α``. Counts, from that state, how often Team 1 wins without sharing, Team
+    2 wins with sharing at ``x + θ``, and the rich member is better off with sharing (eq. (5))."""
+    counts = {
+        "draws": draws,
+        "team 1 wins without sharing": 0,
+        "team 2 wins with sharing": 0,
+        "price x + θ with sharing": 0,
+        "rich member better off with sharing": 0,
+        "rich member gets exactly 0 with sharing": 0,
+    }
+    for _ in range(draws):
+        theta = float(rng.choice([0.1, 0.25, 0.5, 1.0]))
+        k = int(rng.integers(0, 60))
+        x = k * theta
+        d1 = [int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 4)))]
+        n = max(2, sum(d1))
+        d1[0] += n - sum(d1)
+        short = int(rng.integers(1, n))
+        rich = n - short
+        alpha = float(rng.uniform(0.05, 0.95)) * theta
+        need = short * (theta - alpha) / rich
+        users = [(d, x + float(rng.uniform(0.0, 0.95)) * theta) for d in d1]
+        users += [(short, x + alpha), (rich, x + theta + need * float(rng.uniform(1.01, 3.0)))]
+        inst = cat.Instance(
+            bands=n,
+            increment=theta,
+            sharing=True,
+            users=tuple(cat.User(id=f"u{i}", demand=d, wtp=w) for i, (d, w) in enumerate(users)),
+        )
+        demand = [u.demand for u in inst.users]
+        wtp = [float(u.wtp) for u in inst.users]
+        t1 = _team(range(len(d1)), demand, wtp)
+        t2 = _team(range(len(d1), len(users)), demand, wtp)
+        for sharing in (False, True):
+            caps = [capacity(t.limit(n, sharing), theta) for t in (t1, t2)]
+            end = ascend(caps, start=(k, 0))
+            assert end is not None
+            one = inst.model_copy(update={"sharing": sharing})
+            out = cat.settle(one, [t1, t2], end, [True] * len(users))
+            rich_id = inst.users[-1].id
+            if not sharing:
+                counts["team 1 wins without sharing"] += end.holder == 0
+                u_without = out.utility(rich_id)
+            else:
+                counts["team 2 wins with sharing"] += end.holder == 1
+                counts["price x + θ with sharing"] += end.level == k + 1
+                counts["rich member better off with sharing"] += out.utility(rich_id) > u_without
+                counts["rich member gets exactly 0 with sharing"] += out.utility(rich_id) == 0.0
+    return counts
+
+
+def _team(members: range, demand: Sequence[int], wtp: Sequence[float]) -> Team:
+    welfare = 0.0
+    for i in members:
+        welfare += demand[i] * wtp[i]
+    return Team(tuple(members), welfare, min(wtp[i] for i in members))
+
+
 #: Comparison regimes: name → (min SUs, max SUs, max demand) for ``n = 10`` bands.
 REGIMES = {"dense": (8, 8, 6), "sparse": (3, 8, 8)}
+
+MECH_COLORS = {
+    "CAT sharing": "#4c72b0",
+    "CAT no sharing": "#dd8452",
+    "VCG identical units": "#55a868",
+}
 
 
 def comparison_instance(
@@ -191,22 +260,35 @@ def comparison_instance(
     return cat.Instance(bands=n, increment=0.1, sharing=True, users=users)
 
 
-def run(ctx: ReproContext) -> ReproResult:
-    """Run the comparison, the Theorem 2 check and the Theorem 1 audit; write CSVs and figures."""
-    import matplotlib
+def _bar_panel(ax: Any, table: Any, title: str, colors: dict[str, str]) -> None:
+    """Grouped bars (regime × mechanism) on ``ax``, no legend (the figure has one outside)."""
+    regimes = list(table.index)
+    mechs = list(table.columns)
+    width = 0.8 / len(mechs)
+    for j, mech in enumerate(mechs):
+        xs = np.arange(len(regimes)) + (j - (len(mechs) - 1) / 2) * width
+        ax.bar(xs, table[mech].to_numpy(dtype=float), width, label=mech, color=colors.get(mech))
+    ax.set_xticks(np.arange(len(regimes)), regimes)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, axis="y", alpha=0.3)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def run(ctx: ReproContext) -> ReproResult:
+    """Run the comparison, the Theorem 2 check, the §D draws and the Theorem 1 audit; write CSVs
+    and figures."""
     import pandas as pd
+    from matplotlib.figure import Figure
 
     out_dir = ctx.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(ctx.seed)
     n_comp = 40 if ctx.quick else 1000
     n_audit = 4 if ctx.quick else 150
+    n_draws = 100 if ctx.quick else 500
     n_bands = 10
 
     rows = []
+    ir_violations = 0
     for regime, (k_min, k_max, d_max), t in (
         (r, p, t) for r, p in REGIMES.items() for t in range(n_comp)
     ):
@@ -218,6 +300,8 @@ def run(ctx: ReproContext) -> ReproResult:
         opt, _ = eq4_optimum(demand, wtp, n_bands)
         share = cat.clear(inst)
         plain = cat.clear(inst.model_copy(update={"sharing": False}))
+        for out in (share, plain):
+            ir_violations += sum(out.utility(pid) < -1e-9 for pid in out.details["team"])
         vcg = vcg_identical_units(inst)
         for name, w, r, idle, part in (
             ("CAT sharing", share.welfare, share.revenue, share.details["idle_bands"], 0),
@@ -233,9 +317,11 @@ def run(ctx: ReproContext) -> ReproResult:
                     "revenue": r,
                     "idle_bands": idle,
                     "partly_used_bands": part,
+                    "partly_used_share": part / n_bands,
                     "best_legal_team_welfare": best_legal,
                     "eq4_optimum": opt,
                     "max_legal": w >= best_legal - TOL * (1 + best_legal),
+                    "welfare_over_eq4_optimum": w / opt if opt > 0 else 1.0,
                 }
             )
     comp = pd.DataFrame(rows)
@@ -248,7 +334,9 @@ def run(ctx: ReproContext) -> ReproResult:
             revenue=("revenue", "mean"),
             idle_bands=("idle_bands", "mean"),
             partly_used_bands=("partly_used_bands", "mean"),
+            partly_used_share=("partly_used_share", "mean"),
             share_max_legal_welfare=("max_legal", "mean"),
+            welfare_over_eq4_optimum=("welfare_over_eq4_optimum", "mean"),
             eq4_optimum=("eq4_optimum", "mean"),
         )
         .reset_index()
@@ -257,6 +345,10 @@ def run(ctx: ReproContext) -> ReproResult:
     summary.to_csv(summary_path, index=False)
     first = comp[comp.mechanism == "CAT sharing"]
     below = (first.best_legal_team_welfare < first.eq4_optimum - 1e-9).groupby(first.regime).mean()
+
+    draws = section_d_draws(np.random.default_rng(ctx.seed + 2), n_draws)
+    draws_path = out_dir / "cat_section_d_draws.csv"
+    pd.DataFrame([draws]).to_csv(draws_path, index=False)
 
     audit_instances = [cat.random_instance(rng) for _ in range(n_audit)]
     mechs: dict[str, Callable[[cat.Instance], Outcome]] = {
@@ -290,43 +382,52 @@ def run(ctx: ReproContext) -> ReproResult:
     ex_path = out_dir / "cat_theorem1_counterexamples.csv"
     pd.DataFrame(all_examples).to_csv(ex_path, index=False)
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, col, title in zip(
-        axes,
-        ("welfare", "revenue", "idle_bands"),
-        ("mean welfare (eq. 4)", "mean revenue", "mean idle bands"),
-        strict=True,
-    ):
-        table = summary.pivot(index="regime", columns="mechanism", values=col)
-        table.plot.bar(ax=ax, legend=ax is axes[0], rot=0)
-        ax.set_title(title)
-    opt = summary.groupby("regime", sort=False).eq4_optimum.first()
-    axes[0].plot(
-        range(len(opt)),
-        opt.reindex(sorted(opt.index)).to_numpy(),
-        "k_",
-        ms=30,
-        label="eq. 4 optimum",
+    fig = Figure(figsize=(13, 3.9))
+    axes = fig.subplots(1, 4)
+    panels = (
+        ("welfare", "mean welfare (eq. 4)"),
+        ("revenue", "mean revenue"),
+        ("idle_bands", "mean idle (unsold) bands"),
+        ("partly_used_share", "share of bands left partly used (§B)"),
     )
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    for ax, (col, title) in zip(axes, panels, strict=True):
+        table = summary.pivot(index="regime", columns="mechanism", values=col)
+        table = table.reindex(index=list(REGIMES), columns=list(MECH_COLORS))
+        _bar_panel(ax, table, title, MECH_COLORS)
+    optimum = summary.groupby("regime", sort=False).eq4_optimum.first().reindex(list(REGIMES))
+    axes[0].plot(
+        range(len(optimum)), optimum.to_numpy(), "k_", ms=30, mew=2, label="eq. (4) optimum"
+    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig_cmp = out_dir / "cat_comparison.png"
     fig.savefig(fig_cmp, dpi=120)
     fig.savefig(fig_cmp.with_suffix(".svg"))
-    plt.close(fig)
 
     pivot = audit.pivot(index="deviation", columns="mechanism", values="rate").fillna(0.0)
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    pivot.plot.bar(ax=ax)
+    pivot = pivot.reindex(columns=list(mechs))
+    fig = Figure(figsize=(10, 4.2))
+    ax = fig.subplots()
+    audit_colors = {
+        **MECH_COLORS,
+        "fix: VCG over legal teams": "#8172b3",
+        "fix: VCG over eq. (4)": "#937860",
+    }
+    _bar_panel(ax, pivot, "Theorem 1 audit: profitable unilateral misreports", audit_colors)
     ax.set_ylabel("share of misreports that pay")
-    ax.set_title("Theorem 1 audit: profitable unilateral misreports")
     ax.tick_params(axis="x", labelrotation=20, labelsize=8)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        loc="center left",
+        bbox_to_anchor=(0.80, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0, 0.80, 1))
     fig_aud = out_dir / "cat_theorem1_audit.png"
     fig.savefig(fig_aud, dpi=120)
     fig.savefig(fig_aud.with_suffix(".svg"))
-    plt.close(fig)
 
     def s(m: str, c: str, regime: str) -> float:
         row = summary[(summary.mechanism == m) & (summary.regime == regime)]
@@ -349,15 +450,20 @@ def run(ctx: ReproContext) -> ReproResult:
             f"{s(cs, 'eq4_optimum', rg):.2f}); revenue {s(cs, 'revenue', rg):.2f} / "
             f"{s(cn, 'revenue', rg):.2f} / {s(vg, 'revenue', rg):.2f}; idle bands "
             f"{s(cs, 'idle_bands', rg):.2f} / {s(cn, 'idle_bands', rg):.2f} / "
-            f"{s(vg, 'idle_bands', rg):.2f} (VCG leaves {s(vg, 'partly_used_bands', rg):.2f} "
-            f"bands partly used). Theorem 2 among legal teams: the CAT winner is the best legal "
-            f"team in {100 * s(cs, 'share_max_legal_welfare', rg):.0f}% of instances with "
-            f"sharing, {100 * s(cn, 'share_max_legal_welfare', rg):.0f}% without; the best legal "
-            f"team is below the eq. (4) optimum over all allocations in "
+            f"{s(vg, 'idle_bands', rg):.2f}; share of bands left partly used 0 / 0 / "
+            f"{s(vg, 'partly_used_share', rg):.3f}. Theorem 2 among legal teams: the CAT winner "
+            f"is the best legal team in {100 * s(cs, 'share_max_legal_welfare', rg):.1f}% of "
+            f"instances with sharing, {100 * s(cn, 'share_max_legal_welfare', rg):.1f}% without; "
+            f"the best legal team is below the eq. (4) optimum over all allocations in "
             f"{100 * float(below[rg]):.0f}%."
         )
     text = (
         "\n\n".join(parts) + "\n\n"
+        f"IR: {ir_violations} members with negative utility. Section D ({draws['draws']} random "
+        f"setups from the state 'Team 1 holds x'): Team 1 wins without sharing in "
+        f"{draws['team 1 wins without sharing']}, Team 2 wins with sharing at x + θ in "
+        f"{draws['price x + θ with sharing']}, the rich member is better off with sharing in "
+        f"{draws['rich member better off with sharing']}.\n\n"
         f"Theorem 1 audit on {n_audit} instances: profitable misreports found — CAT with sharing "
         f"{viol('CAT sharing')}, without sharing {viol('CAT no sharing')}, VCG over legal teams "
         f"{viol('fix: VCG over legal teams')}, VCG over eq. (4) "
@@ -370,14 +476,19 @@ def run(ctx: ReproContext) -> ReproResult:
         tables={
             "per-instance comparison": comp_path,
             "comparison summary": summary_path,
+            "section D draws": draws_path,
             "Theorem 1 audit": audit_path,
             "Theorem 1 counterexamples": ex_path,
         },
-        figures={"welfare, revenue, idle bands": fig_cmp, "Theorem 1 audit": fig_aud},
+        figures={
+            "welfare, revenue, idle bands, share of bands partly used": fig_cmp,
+            "Theorem 1 audit": fig_aud,
+        },
         summary=text,
         parameters={
             "instances": n_comp,
             "audit_instances": n_audit,
+            "section_d_draws": n_draws,
             "bands": n_bands,
             "regimes": REGIMES,
             "seed": ctx.seed,
