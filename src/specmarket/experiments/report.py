@@ -14,12 +14,12 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from specmarket import __version__, io
+from specmarket import io
 from specmarket.experiments.figures import plot_all, summary_wide
 from specmarket.experiments.results import Results
 from specmarket.reproductions import ReproResult
@@ -91,15 +91,18 @@ def _inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", t)
 
 
-def page(title: str, body: Sequence[str]) -> str:
-    """A whole HTML document."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def page(title: str, body: Sequence[str], record: dict[str, Any] | None = None) -> str:
+    """A whole HTML document; its footer carries the provenance ``record`` (version, commit,
+    command, seed; :mod:`specmarket.provenance`), made here when not given."""
+    from specmarket.provenance import footer, provenance
+
+    record = record if record is not None else provenance()
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>{''.join(body)}"
-        f"<hr><p><small>specmarket {esc(__version__)} · generated {stamp}</small></p>"
+        f'<hr><p class="provenance"><small>{esc(footer(record))}</small></p>'
         f"</body></html>\n"
     )
 
@@ -140,10 +143,14 @@ def sweep_sections(res: Results, fig_dir: Path, level: int = 2) -> list[str]:
 
 def sweep_report(res: Results, out_dir: str | Path) -> Path:
     """Write ``DIR/index.html`` (and the figures as PNG+SVG under ``DIR/figures``) for a sweep."""
+    from specmarket.provenance import provenance
+
     out = Path(out_dir)
     body = sweep_sections(res, out / "figures")
     title = res.scenario.title or res.scenario.name
-    return io.write_atomic(out / "index.html", page(f"specmarket: {title}", body))
+    record = provenance(res.scenario.seed)
+    io.write_atomic(out / "provenance.json", json.dumps(record, indent=2))
+    return io.write_atomic(out / "index.html", page(f"specmarket: {title}", body, record))
 
 
 def repro_section(r: ReproResult, base: Path | None = None) -> str:
@@ -220,4 +227,11 @@ def reproductions_report(
     body = [
         repro_section(i, out) if isinstance(i, ReproResult) else failure_section(i) for i in items
     ]
-    return io.write_atomic(out / "index.html", page(title, head + body))
+    from specmarket.provenance import provenance
+
+    seeds = sorted({int(s) for i in ok if isinstance(s := i.parameters.get("seed"), int)})
+    record = provenance(seeds[0] if len(seeds) == 1 else None)
+    if len(seeds) > 1:
+        record["seeds"] = {i.name: i.parameters.get("seed") for i in ok}
+    io.write_atomic(out / "provenance.json", json.dumps(record, indent=2))
+    return io.write_atomic(out / "index.html", page(title, head + body, record))

@@ -4,6 +4,8 @@ Layout of a results folder::
 
     RESULTS/
       scenario.json          the (validated, quick-resolved) scenario that produced the runs
+      provenance.json        one record per invocation that wrote here: specmarket version,
+                             commit when known, command, seed (:mod:`specmarket.provenance`)
       runs/chunk-*.json      finished runs, one small file per batch, each written atomically
       results.parquet        the tidy table (one row per run × mechanism), written at the end
       results.csv            the same table, on request (``--csv``)
@@ -41,7 +43,9 @@ SCENARIO_FILE = "scenario.json"
 RUNS_DIR = "runs"
 TABLE_FILE = "results.parquet"
 CSV_FILE = "results.csv"
+PROVENANCE_FILE = "provenance.json"
 _META_KEY = b"specmarket.scenario"
+_PROVENANCE_KEY = b"specmarket.provenance"
 DAMAGED_DIR = "damaged"
 
 
@@ -112,8 +116,26 @@ class ResultStore:
                     "holds runs of a different scenario; use --fresh or another folder",
                 )
         io.write_atomic(stored, json.dumps(scenario.to_dict(), indent=2))
+        self.record_provenance(scenario.seed)
         self.set_aside_damaged()
         return self.done_runs()
+
+    def record_provenance(self, seed: int) -> dict[str, Any]:
+        """Append this invocation's :func:`~specmarket.provenance.provenance` record to
+        ``provenance.json`` (a list, oldest first; an unreadable file is started afresh)."""
+        from specmarket.provenance import provenance
+
+        record = provenance(seed)
+        path = self.root / PROVENANCE_FILE
+        history: list[Any] = []
+        if path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                history = loaded if isinstance(loaded, list) else []
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                history = []
+        io.write_atomic(path, json.dumps([*history, record], indent=2))
+        return record
 
     def set_aside_damaged(self) -> list[Path]:
         """Move every chunk that cannot be read back to ``runs/damaged/`` (one warning each), so
@@ -177,6 +199,9 @@ def write_table(
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[_META_KEY] = json.dumps(scenario.to_dict()).encode()
+    from specmarket.provenance import provenance
+
+    meta[_PROVENANCE_KEY] = json.dumps(provenance(scenario.seed)).encode()
     table = table.replace_schema_metadata(meta)
     out = {"parquet": root / TABLE_FILE}
     tmp = root / f".{TABLE_FILE}.{uuid.uuid4().hex[:8]}"
