@@ -64,8 +64,22 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: The file name that stands for standard input, wherever a file is read.
+STDIN = "-"
+
+
 def _read_text(p: Path) -> str:
-    """The file's text, or one :class:`InvalidInput` naming the file for any OS/encoding error."""
+    """The file's text, or one :class:`InvalidInput` naming the file for any OS/encoding error.
+    The name ``-`` reads standard input instead."""
+    if str(p) == STDIN:
+        import sys
+
+        try:
+            return sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "<stdin>", "is not UTF-8 text") from None
+        except (AttributeError, OSError, ValueError) as exc:  # no stdin, or a closed one
+            raise InvalidInput("file", "<stdin>", f"cannot be read ({exc})") from None
     try:
         return p.read_text(encoding="utf-8")
     except FileNotFoundError:
