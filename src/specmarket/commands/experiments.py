@@ -285,27 +285,19 @@ def run_demo(
 
 
 def discover_tolerantly() -> tuple[dict[str, Reproduction], list[Failure]]:
-    """Import each module of :mod:`specmarket.reproductions` on its own: the reproductions that
-    load, and a :class:`Failure` for each module that raises on import."""
-    import importlib
-    import pkgutil
-
-    import specmarket.reproductions as pkg
+    """Import each reproduction of the table on its own: the reproductions that load, and a
+    :class:`Failure` for each whose module raises on import."""
     from specmarket.experiments.report import Failure
+    from specmarket.reproductions import load, rows
 
     found: dict[str, Reproduction] = {}
     broken: list[Failure] = []
-    for info in pkgutil.iter_modules(pkg.__path__, prefix=pkg.__name__ + "."):
+    for row in rows():
         try:
-            module = importlib.import_module(info.name)
+            found[row.name] = load(row)
         except Exception as exc:
-            short = info.name.rsplit(".", 1)[-1]
-            broken.append(Failure(short, f"module {info.name}", _trace(exc)))
-            continue
-        rep = getattr(module, "REPRODUCTION", None)
-        if rep is not None:
-            found[rep.name] = rep
-    return dict(sorted(found.items())), broken
+            broken.append(Failure(row.name, f"module {row.module}", _trace(exc)))
+    return found, broken
 
 
 def _trace(exc: BaseException) -> str:
