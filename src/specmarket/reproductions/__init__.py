@@ -1,7 +1,7 @@
 """Reproductions of the seeds' results: ``specmarket reproduce NAME`` and ``specmarket demo``.
 
 :data:`TABLE` has one row per reproduction: its name, the module that defines it as a module-level
-``REPRODUCTION`` (a :class:`Reproduction`), and its one-line title, so that
+``REPRODUCTION`` (a :class:`Reproduction`), and one short line saying what it shows, so that
 ``specmarket reproduce --help`` lists them without importing any (they load pandas and
 matplotlib); :func:`get` imports only the module asked for, :func:`registry` all of them.
 ``tests/test_registry.py`` checks that the rows agree with the modules and that every module of this
@@ -27,19 +27,20 @@ from specmarket.errors import SpecmarketError
 
 
 class Row(NamedTuple):
-    """One row of :data:`TABLE`."""
+    """One row of :data:`TABLE`: the name, the module defining ``REPRODUCTION``, and one short
+    line (at most 56 characters, to fit 80 columns) for ``specmarket reproduce --help``."""
 
     name: str
     module: str
-    title: str
+    line: str
 
 
 TABLE: tuple[Row, ...] = (
     Row("adaptive", "specmarket.reproductions.adaptive", "ADAPTIVE vs Vickrey (seed 004 Figs. 2–7)"),
-    Row("baselines", "specmarket.reproductions.baselines", "McAfee vs VCG double auction vs market size"),
-    Row("cat", "specmarket.reproductions.cat", "CAT team auction (seed 000): welfare vs VCG and no sharing; Theorems 1 and 2"),
-    Row("district", "specmarket.reproductions.district", "District-D vs TRUST vs McAfee: revenue, welfare, utilisation vs number of buyers"),
-    Row("lazar-semret", "specmarket.reproductions.lazar_semret", "Lazar–Semret PSP experiment: bids and efficiency of ε-best-reply dynamics vs population"),
+    Row("baselines", "specmarket.reproductions.baselines", "McAfee vs VCG double auction as the market grows"),
+    Row("cat", "specmarket.reproductions.cat", "CAT team auction vs VCG and no sharing (seed 000)"),
+    Row("district", "specmarket.reproductions.district", "District-D vs TRUST vs McAfee vs buyers (seed 003)"),
+    Row("lazar-semret", "specmarket.reproductions.lazar_semret", "PSP ε-best-reply dynamics vs population (seed 002)"),
 )
 
 _ROWS: dict[str, Row] = {row.name: row for row in sorted(TABLE)}
