@@ -11,15 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from specmarket import io
 from specmarket.commands import MECHANISMS, LazyGroup
 from specmarket.errors import SpecmarketError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="specmarket",
@@ -28,8 +29,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+_consoles: dict[str, Console] = {}
+
+
+def console(name: str = "out") -> Console:
+    """The rich console of stdout (``"out"``) or stderr (``"err"``), made on first use so that a
+    command printing plain JSON never imports rich."""
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err")
+    return _consoles[name]
+
+
+def __getattr__(name: str) -> Console:
+    """``specmarket.cli.out`` and ``specmarket.cli.err``: the consoles of :func:`console`."""
+    if name in ("out", "err"):
+        return console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def version() -> str:
@@ -69,9 +86,17 @@ def _main(
     """
 
 
+def print_error(exc: BaseException) -> None:
+    """Print ``error: MESSAGE`` as one line on stderr (the message is never read as markup)."""
+    from rich.text import Text
+
+    line = Text("error: ", style="bold red") + Text(str(exc))
+    console("err").print(line, highlight=False, soft_wrap=True)
+
+
 def fail(exc: BaseException) -> NoReturn:
     """Print one clear line on stderr and exit with status 2."""
-    err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True)
+    print_error(exc)
     raise typer.Exit(2)
 
 
@@ -101,12 +126,14 @@ def mechanisms_cmd(
     table.add_column("claims")
     for r in listing:
         table.add_row(r.name, r.title, ", ".join(r.claims.split()))
-    out.print(table)
+    console().print(table)
 
 
 def _print_outcome_table(result: dict[str, Any]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
+    out = console()
     alloc = result.get("allocation", {})
     pay = result.get("payments", {})
     table = Table(title=f"{result.get('mechanism')} outcome")
@@ -165,7 +192,7 @@ def audit_cmd(
         spec = get(mechanism)
         from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=console("err"), transient=True) as progress:
             task = progress.add_task(f"auditing {mechanism}", total=instances)
             report = audit(
                 spec,
@@ -178,7 +205,7 @@ def audit_cmd(
     if as_json:
         print(io.dumps(report.to_json()))
     else:
-        out.print(report.render(), highlight=False)
+        console().print(report.render(), highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -188,7 +215,9 @@ def main() -> None:
     try:
         app()
     except SpecmarketError as exc:  # a plug-in command that did not catch its own error
-        err.print(
-            Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True
-        )
+        print_error(exc)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
