@@ -62,7 +62,7 @@ def run_cmd(
 ) -> None:
     """Run a scenario sweep (resumable: stored runs are skipped) and write the results table.
 
-    Example: specmarket run scenario.toml -o results --quick -j 2
+    Example: specmarket run src/specmarket/reproductions/baselines.toml -o results --quick
     """
     from specmarket import io
     from specmarket.cli import err, fail
