@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -32,7 +32,7 @@ app = typer.Typer(
 _consoles: dict[str, Console] = {}
 
 
-def console(name: str = "out") -> Console:
+def console(name: Literal["out", "err"] = "out") -> Console:
     """The rich console of stdout (``"out"``) or stderr (``"err"``), made on first use so that a
     command printing plain JSON never imports rich."""
     if name not in _consoles:
@@ -44,8 +44,10 @@ def console(name: str = "out") -> Console:
 
 def __getattr__(name: str) -> Console:
     """``specmarket.cli.out`` and ``specmarket.cli.err``: the consoles of :func:`console`."""
-    if name in ("out", "err"):
-        return console(name)
+    if name == "out":
+        return console("out")
+    if name == "err":
+        return console("err")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -4,7 +4,8 @@ Each module here defines ``register(app: typer.Typer) -> None`` that adds its co
 :data:`TABLE` names every such command with the module that registers it and the help panel it is
 listed under in ``specmarket --help``. :class:`LazyGroup` (the ``specmarket`` app's command group)
 knows the names from the table alone and imports a module only when one of its commands is run or
-its help is shown, so ``specmarket clear ...`` imports none of them. ``tests/test_registry.py``
+shown in a help page (``specmarket --help`` lists them all, importing the light command modules but
+nothing heavy), so ``specmarket clear ...`` imports none of them. ``tests/test_registry.py``
 checks that each module registers exactly the commands its rows name.
 
 A command may be spread over several modules: ``simulate data-market`` is added by
