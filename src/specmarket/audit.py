@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from specmarket.core.spec import PROPERTIES, MechanismSpec
+from specmarket.core.spec import PROPERTIES, InstanceT, MechanismSpec
 from specmarket.errors import InvalidInput
 
 
@@ -150,7 +150,7 @@ def _exceeds(observed: float, reference: float, tol: float) -> bool:
 
 
 def audit(
-    spec: MechanismSpec,
+    spec: MechanismSpec[InstanceT],
     instances: int = 1000,
     seed: int = 0,
     properties: Iterable[str] | None = None,
@@ -189,7 +189,7 @@ def audit(
 
     def record(
         prop: str,
-        inst: Any,
+        inst: InstanceT,
         pid: str | None,
         dev: str | None,
         truthful: float,

@@ -2,7 +2,8 @@
 
 Exit status: 0 on success, 2 on bad input (one clear line on stderr), 1 when an audit finds
 violations. Commands of individual mechanisms and of the experiments live in
-:mod:`specmarket.commands` and are added here automatically.
+:mod:`specmarket.commands`, listed in its table and imported only when used, so that starting the
+command line loads none of numpy's heavy neighbours (scipy, numba, matplotlib, pandas, pyarrow).
 """
 
 from __future__ import annotations
@@ -10,68 +11,131 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from specmarket import io
+from specmarket.commands import MECHANISMS, LazyGroup
 from specmarket.errors import SpecmarketError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="specmarket",
-    help="Truthful auctions for secondary wireless markets.",
+    cls=LazyGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+_consoles: dict[str, Console] = {}
 
 
-def fail(exc: BaseException) -> None:
+def console(name: Literal["out", "err"] = "out") -> Console:
+    """The rich console of stdout (``"out"``) or stderr (``"err"``), made on first use so that a
+    command printing plain JSON never imports rich."""
+    if name not in _consoles:
+        from rich.console import Console
+
+        _consoles[name] = Console(stderr=name == "err")
+    return _consoles[name]
+
+
+def __getattr__(name: str) -> Console:
+    """``specmarket.cli.out`` and ``specmarket.cli.err``: the consoles of :func:`console`."""
+    if name == "out":
+        return console("out")
+    if name == "err":
+        return console("err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def version() -> str:
+    """The installed distribution's version, or the source tree's when it is not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("specmarket")
+    except PackageNotFoundError:
+        from specmarket import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"specmarket {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Truthful auctions for secondary wireless markets.
+
+    Example: specmarket clear vickrey examples/vickrey.json
+    """
+
+
+def print_error(exc: BaseException) -> None:
+    """Print ``error: MESSAGE`` as one line on stderr (the message is never read as markup)."""
+    from rich.text import Text
+
+    line = Text("error: ", style="bold red") + Text(str(exc))
+    console("err").print(line, highlight=False, soft_wrap=True)
+
+
+def fail(exc: BaseException) -> NoReturn:
     """Print one clear line on stderr and exit with status 2."""
-    err.print(Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True)
+    print_error(exc)
     raise typer.Exit(2)
 
 
-@app.command("mechanisms")
+@app.command("mechanisms", rich_help_panel=MECHANISMS)
 def mechanisms_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """List the mechanisms specmarket implements."""
-    from specmarket.mechanisms import registry
+    """List the mechanisms specmarket implements, with the properties each claims.
 
-    reg = registry()
+    Example: specmarket mechanisms --json
+    """
+    from specmarket.mechanisms import rows
+
+    listing = rows()  # from the registry's table: no mechanism module is imported
     if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "name": s.name,
-                        "title": s.title,
-                        "source": s.source,
-                        "claims": sorted(s.claims),
-                    }
-                    for s in reg.values()
-                ],
-                indent=2,
-            )
-        )
+        records = [
+            {"name": r.name, "title": r.title, "claims": r.claims.split(), "module": r.module}
+            for r in listing
+        ]
+        print(json.dumps(records, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="specmarket mechanisms")
     table.add_column("name", style="bold")
     table.add_column("what")
     table.add_column("claims")
-    table.add_column("source")
-    for s in reg.values():
-        table.add_row(s.name, s.title, ", ".join(sorted(s.claims)), s.source)
-    out.print(table)
+    for r in listing:
+        table.add_row(r.name, r.title, ", ".join(r.claims.split()))
+    console().print(table)
 
 
 def _print_outcome_table(result: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console()
     alloc = result.get("allocation", {})
     pay = result.get("payments", {})
     table = Table(title=f"{result.get('mechanism')} outcome")
@@ -86,13 +150,16 @@ def _print_outcome_table(result: dict[str, Any]) -> None:
             out.print(Text(f"{key}: ", style="bold") + Text(json.dumps(value)), highlight=False)
 
 
-@app.command("clear")
+@app.command("clear", rich_help_panel=MECHANISMS)
 def clear_cmd(
     mechanism: Annotated[str, typer.Argument(help="Mechanism name (see `specmarket mechanisms`).")],
     file: Annotated[Path, typer.Argument(help="Instance JSON file (formats: docs/formats.md).")],
     table: Annotated[bool, typer.Option("--table", help="Print a table instead of JSON.")] = False,
 ) -> None:
-    """Clear one instance and print the outcome as JSON."""
+    """Clear one instance and print the outcome as JSON.
+
+    Example: specmarket clear vickrey examples/vickrey.json --table
+    """
     from specmarket.mechanisms import get
 
     try:
@@ -107,7 +174,7 @@ def clear_cmd(
         print(text)
 
 
-@app.command("audit")
+@app.command("audit", rich_help_panel=MECHANISMS)
 def audit_cmd(
     mechanism: Annotated[str, typer.Argument(help="Mechanism name.")],
     instances: Annotated[
@@ -116,7 +183,10 @@ def audit_cmd(
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed (≥ 0).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Search random instances for violations of the properties a mechanism claims."""
+    """Search random instances for violations of the properties a mechanism claims.
+
+    Example: specmarket audit vickrey -n 200 --seed 1
+    """
     from specmarket.audit import audit
     from specmarket.mechanisms import get
 
@@ -124,7 +194,7 @@ def audit_cmd(
         spec = get(mechanism)
         from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as progress:
+        with Progress(console=console("err"), transient=True) as progress:
             task = progress.add_task(f"auditing {mechanism}", total=instances)
             report = audit(
                 spec,
@@ -137,18 +207,9 @@ def audit_cmd(
     if as_json:
         print(io.dumps(report.to_json()))
     else:
-        out.print(report.render(), highlight=False)
+        console().print(report.render(), highlight=False)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def _register_plugins() -> None:
-    from specmarket.commands import register_all
-
-    register_all(app)
-
-
-_register_plugins()
 
 
 def main() -> None:
@@ -156,7 +217,9 @@ def main() -> None:
     try:
         app()
     except SpecmarketError as exc:  # a plug-in command that did not catch its own error
-        err.print(
-            Text("error: ", style="bold red") + Text(str(exc)), highlight=False, soft_wrap=True
-        )
+        print_error(exc)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ def read_json(path: str | Path) -> Any:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Decode a TOML file with clear errors."""
+    import tomllib  # here, not at the top: most commands read no TOML
+
     p = Path(path)
     text = _read_text(p)
     try:

@@ -22,7 +22,10 @@ def register(app: typer.Typer) -> None:
             typer.Argument(help='JSON {"transition": [[...]], "reward": [...], "discount": 0.9}.'),
         ],
     ) -> None:
-        """Print the Gittins index of every state as {"index": [...]}."""
+        """Print the Gittins index of every state as {"index": [...]}.
+
+        Example: specmarket gittins examples/gittins.json
+        """
         from specmarket import io
         from specmarket.cli import fail
         from specmarket.mechanisms.adaptive.gittins import gittins_from_json

@@ -68,7 +68,9 @@ def register(app: typer.Typer) -> None:
         ] = False,
         buyers: Annotated[int | None, typer.Option("--buyers", help="Random buyers.")] = None,
         sellers: Annotated[int | None, typer.Option("--sellers", help="Random sellers.")] = None,
-        seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed.")] = None,
+        seed: Annotated[
+            int | None, typer.Option("--seed", "-s", min=0, help="Seed (≥ 0).")
+        ] = None,
         epsilon: Annotated[float | None, typer.Option("--epsilon", help="Bid fee ε.")] = None,
         isp_price: Annotated[
             float | None, typer.Option("--isp-price", help="ISP overage price p^κ.")
@@ -84,7 +86,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     ) -> None:
-        """Simulate the distributed PSP data-exchange market to convergence."""
+        """Simulate the distributed PSP data-exchange market to convergence.
+
+        Example: specmarket simulate data-market --buyers 50 --sellers 10 --seed 1
+        """
         from specmarket import io
         from specmarket.cli import fail, out
         from specmarket.mechanisms.psp.market import simulate, worked_example

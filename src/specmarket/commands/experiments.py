@@ -60,7 +60,10 @@ def run_cmd(
     csv: Annotated[bool, typer.Option("--csv", help="Also write results.csv.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
-    """Run a scenario sweep (resumable: stored runs are skipped) and write the results table."""
+    """Run a scenario sweep (resumable: stored runs are skipped) and write the results table.
+
+    Example: specmarket run src/specmarket/reproductions/baselines.toml -o results --quick
+    """
     from specmarket import io
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
@@ -112,7 +115,10 @@ def summary_cmd(
         bool, typer.Option("--json", help="Print the summary as JSON records.")
     ] = False,
 ) -> None:
-    """Means with 95% confidence intervals per mechanism and sweep point."""
+    """Means with 95% confidence intervals per mechanism and sweep point.
+
+    Example: specmarket summary results -m revenue
+    """
     from rich.table import Table
 
     from specmarket.cli import fail
@@ -166,7 +172,10 @@ def report_cmd(
     results: Annotated[Path, typer.Argument(help="Results folder, .parquet or .csv.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = Path("report"),
 ) -> None:
-    """Write one self-contained HTML page (scenario, tables, figures) for a results table."""
+    """Write one self-contained HTML page (scenario, tables, figures) for a results table.
+
+    Example: specmarket report results -o report
+    """
     from specmarket.cli import fail
     from specmarket.cli import out as console
     from specmarket.experiments import load_results
@@ -181,7 +190,9 @@ def report_cmd(
 
 
 def reproduce_cmd(
-    name: Annotated[str, typer.Argument(help="Reproduction name (see `specmarket demo`).")],
+    name: Annotated[
+        str, typer.Argument(help="Reproduction name (listed above).", show_default=False)
+    ],
     quick: Annotated[bool, typer.Option("--quick", help="Small version (seconds).")] = False,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default: ./specmarket-NAME).")
@@ -189,7 +200,10 @@ def reproduce_cmd(
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Run one bundled reproduction of a seed's result and write its tables, figures and report."""
+    """Run one bundled reproduction of a seed's result and write its tables, figures and report.
+
+    Example: specmarket reproduce baselines --quick -o baselines-report
+    """
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
     from specmarket.experiments.report import reproductions_report
@@ -226,7 +240,10 @@ def demo_cmd(
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Run the quick version of every bundled reproduction and write one HTML report."""
+    """Run the quick version of every bundled reproduction and write one HTML report.
+
+    Example: specmarket demo -o specmarket-report
+    """
     from specmarket.cli import err
     from specmarket.cli import out as console
 
@@ -285,31 +302,36 @@ def run_demo(
 
 
 def discover_tolerantly() -> tuple[dict[str, Reproduction], list[Failure]]:
-    """Import each module of :mod:`specmarket.reproductions` on its own: the reproductions that
-    load, and a :class:`Failure` for each module that raises on import."""
-    import importlib
-    import pkgutil
-
-    import specmarket.reproductions as pkg
+    """Import each reproduction of the table on its own: the reproductions that load, and a
+    :class:`Failure` for each whose module raises on import."""
     from specmarket.experiments.report import Failure
+    from specmarket.reproductions import load, rows
 
     found: dict[str, Reproduction] = {}
     broken: list[Failure] = []
-    for info in pkgutil.iter_modules(pkg.__path__, prefix=pkg.__name__ + "."):
+    for row in rows():
         try:
-            module = importlib.import_module(info.name)
+            found[row.name] = load(row)
         except Exception as exc:
-            short = info.name.rsplit(".", 1)[-1]
-            broken.append(Failure(short, f"module {info.name}", _trace(exc)))
-            continue
-        rep = getattr(module, "REPRODUCTION", None)
-        if rep is not None:
-            found[rep.name] = rep
-    return dict(sorted(found.items())), broken
+            broken.append(Failure(row.name, f"module {row.module}", _trace(exc)))
+    return found, broken
 
 
 def _trace(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc, limit=-8))
+
+
+def reproduce_help() -> str:
+    """The help of ``specmarket reproduce``: its docstring with one line per bundled reproduction
+    (from the registry's table, so no reproduction module is imported to show it)."""
+    import inspect
+
+    from specmarket.reproductions import rows
+
+    first, *rest = inspect.cleandoc(reproduce_cmd.__doc__ or "").split("\n\n")
+    width = max(len(r.name) for r in rows())
+    listing = "\n".join(f"  {r.name:<{width}}  {r.line}" for r in rows())
+    return "\n\n".join([first, "Reproductions:\n" + listing, *rest])
 
 
 def register(app: typer.Typer) -> None:
@@ -317,5 +339,5 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
     app.command("summary")(summary_cmd)
     app.command("report")(report_cmd)
-    app.command("reproduce")(reproduce_cmd)
+    app.command("reproduce", help=reproduce_help())(reproduce_cmd)
     app.command("demo")(demo_cmd)

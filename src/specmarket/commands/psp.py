@@ -19,7 +19,10 @@ from specmarket.errors import InvalidInput, SpecmarketError
 
 __all__ = ["PspScenario", "register", "simulate_app"]
 
-simulate_app = typer.Typer(help="Run market simulations.", no_args_is_help=True)
+simulate_app = typer.Typer(
+    help="Run market simulations.\n\nExample: specmarket simulate psp -n 20 --seed 1",
+    no_args_is_help=True,
+)
 
 
 class PspScenario(Model):
@@ -93,7 +96,7 @@ def simulate_psp(
     tie_rule: Annotated[
         str | None, typer.Option("--tie-rule", help="lazar-semret or split.")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", "-s", help="Seed.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", "-s", min=0, help="Seed (≥ 0).")] = None,
     order: Annotated[
         str | None,
         typer.Option("--order", help="asynchronous (one at a time, default) or synchronous."),
@@ -103,7 +106,10 @@ def simulate_psp(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
 ) -> None:
-    """Truthful ε-best-reply dynamics of classic PSP to an ε-Nash equilibrium."""
+    """Truthful ε-best-reply dynamics of classic PSP to an ε-Nash equilibrium.
+
+    Example: specmarket simulate psp -n 20 --epsilon 5 --seed 1
+    """
     from specmarket import io
     from specmarket.cli import fail, out
 

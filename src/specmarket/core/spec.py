@@ -2,21 +2,27 @@
 
 A mechanism module defines its immutable instance model (a :class:`specmarket.core.Model`), a pure
 ``clear(instance) -> Outcome`` function, and one module-level ``SPEC = MechanismSpec(...)`` that the
-registry (:mod:`specmarket.mechanisms`) discovers. Nothing here does I/O.
+registry (:mod:`specmarket.mechanisms`, an explicit table of name -> module) finds. Nothing here
+does I/O, and importing this module loads neither numpy nor pydantic (the command line lists the
+mechanisms without them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from specmarket.core.model import Model
-from specmarket.core.outcome import Outcome
+    from specmarket.core.model import Model
+    from specmarket.core.outcome import Outcome
 
 Role = Literal["buyer", "seller"]
+
+#: The instance model of one mechanism (a :class:`~specmarket.core.Model` subclass).
+InstanceT = TypeVar("InstanceT", bound="Model")
 
 #: Properties the auditor can check:
 #: ``ic`` incentive compatibility (no profitable unilateral misreport),
@@ -28,8 +34,12 @@ PROPERTIES = ("ic", "ir", "bb", "bb-ex-ante", "npt")
 
 
 @dataclass(frozen=True)
-class MechanismSpec:
-    """Everything generic code needs to know about one mechanism.
+class MechanismSpec(Generic[InstanceT]):
+    """Everything generic code needs to know about one mechanism, typed by its instance model.
+
+    ``MechanismSpec[vickrey.Instance]`` says that ``clear``, ``roles``, ``true_value``,
+    ``random_instance`` and ``deviations`` all take (or make) a ``vickrey.Instance``; generic code
+    that holds specs of several mechanisms uses ``MechanismSpec[Any]``.
 
     Attributes
     ----------
@@ -62,22 +72,23 @@ class MechanismSpec:
     name: str
     title: str
     source: str
-    instance_type: type[Model]
-    clear: Callable[[Any], Outcome]
-    roles: Callable[[Any], Mapping[str, Role]]
-    true_value: Callable[[Any, str, Any], float]
+    instance_type: type[InstanceT]
+    clear: Callable[[InstanceT], Outcome]
+    roles: Callable[[InstanceT], Mapping[str, Role]]
+    true_value: Callable[[InstanceT, str, Any], float]
     claims: frozenset[str] = frozenset()
-    random_instance: Callable[[np.random.Generator], Any] | None = None
-    deviations: Callable[[Any, str, np.random.Generator], Iterable[tuple[str, Any]]] | None = None
+    random_instance: Callable[[np.random.Generator], InstanceT] | None = None
+    deviations: (
+        Callable[[InstanceT, str, np.random.Generator], Iterable[tuple[str, InstanceT]]] | None
+    ) = None
     example: str | None = None
-    tags: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         unknown = set(self.claims) - set(PROPERTIES)
         if unknown:
             raise ValueError(f"unknown claimed properties {unknown}; known: {PROPERTIES}")
 
-    def parse(self, data: Any) -> Any:
+    def parse(self, data: Any) -> InstanceT:
         """Validate a decoded JSON object into this mechanism's instance."""
         return self.instance_type.parse(data)
 
@@ -91,6 +102,8 @@ def scalar_grid(
 ) -> list[float]:
     """Misreport values for one scalar report: an even grid on ``[low, high]``, points just around
     the true value, and ``n_random`` uniform random points (all distinct from ``true``)."""
+    import numpy as np
+
     pts = list(np.linspace(low, high, n_grid)) if n_grid > 0 else []
     span = max(high - low, 1e-9)
     pts += [true - 1e-3 * span, true + 1e-3 * span]
@@ -106,11 +119,11 @@ def near_points(true: float, others: list[float], k: int = 3, eps: float = 1e-6)
 
 
 def scalar_misreports(
-    instance: Any,
+    instance: InstanceT,
     pid: str,
     sides: tuple[tuple[str, str], ...],
     points: Callable[[float], list[float]],
-) -> Iterator[tuple[str, Any]]:
+) -> Iterator[tuple[str, InstanceT]]:
     """Unilateral misreports of one scalar report of ``pid``, for a mechanism's ``deviations``.
 
     ``sides`` lists ``(list attribute, report field)`` pairs to look for ``pid`` in, e.g.

@@ -95,14 +95,14 @@ class Generator:
     param_labels: Mapping[str, str] = field(default_factory=dict)
     any_mechanism: bool = False
 
-    def supports(self, spec: MechanismSpec) -> bool:
+    def supports(self, spec: MechanismSpec[Any]) -> bool:
         """Whether this generator can feed the mechanism ``spec``."""
         if self.any_mechanism:
             return spec.random_instance is not None
         return spec.name in self.adapters
 
     def run(
-        self, spec: MechanismSpec, params: Any, market: Any, rng: np.random.Generator
+        self, spec: MechanismSpec[Any], params: Any, market: Any, rng: np.random.Generator
     ) -> dict[str, float]:
         """Clear ``market`` with ``spec`` and return the metrics of the outcome."""
         if self.any_mechanism:

@@ -66,7 +66,6 @@ SPECS = (
         random_instance=vickrey.random_instance,
         deviations=vickrey.deviations,
         example="vickrey.json",
-        tags=("foil",),
     ),
     MechanismSpec(
         name="pay-as-bid",
@@ -80,6 +79,5 @@ SPECS = (
         random_instance=mcafee.random_instance,
         deviations=mcafee.deviations,
         example="mcafee.json",
-        tags=("foil",),
     ),
 )

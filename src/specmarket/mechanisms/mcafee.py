@@ -34,6 +34,7 @@ from specmarket.core import (
     Model,
     NonNegative,
     Outcome,
+    Role,
     require_nonempty,
     require_unique_ids,
 )
@@ -152,8 +153,8 @@ def clear(instance: Instance) -> Outcome:
     )
 
 
-def roles(instance: Instance) -> dict[str, str]:
-    r = {b.id: "buyer" for b in instance.buyers}
+def roles(instance: Instance) -> dict[str, Role]:
+    r: dict[str, Role] = {b.id: "buyer" for b in instance.buyers}
     r.update({s.id: "seller" for s in instance.sellers})
     return r
 
