@@ -52,16 +52,11 @@ def __getattr__(name: str) -> Console:
 
 
 def version() -> str:
-    """The installed distribution's version, or the source tree's when it is not installed."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
+    """The installed distribution's version, or the source tree's when it is not installed
+    (:func:`specmarket.provenance.version`, the one that results and reports record)."""
+    from specmarket.provenance import version as installed_version
 
-    try:
-        return dist_version("specmarket")
-    except PackageNotFoundError:
-        from specmarket import __version__
-
-        return __version__
+    return installed_version()
 
 
 def _print_version(value: bool) -> None:
