@@ -82,7 +82,8 @@ def test_kernels_import_and_run_from_a_read_only_install(tmp_path: Path) -> None
         site / "specmarket",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    for folder in [site / "specmarket", *(p for p in (site / "specmarket").rglob("*") if p.is_dir())]:
+    package = site / "specmarket"
+    for folder in [package, *(p for p in package.rglob("*") if p.is_dir())]:
         (folder / "__pycache__").write_text("read-only install")
     env = {
         k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")
