@@ -20,6 +20,11 @@ parameter):
   values of the literature (revenue-curve slopes, see the class docstring);
 * :class:`Mixture` ``(weights, components)`` — e.g. irregular bimodal distributions.
 
+Each distribution is seen from either side through a view: ``dist.buyer`` (φ) and ``dist.seller``
+(ψ) both offer ``virtual_value``, ``inverse_virtual_value``, ``ironed_virtual_value``,
+``inverse_ironed_virtual_value`` and ``is_regular`` (:class:`BuyerView`, :class:`SellerView`). The
+JSON form names the class by its ``kind`` (:func:`distribution_from_json`).
+
 Conventions shared by every class (see ``docs/distributions.md``):
 
 * Every method accepting ``x``/``y`` is vectorised: a scalar gives a ``float``, an array an array.
