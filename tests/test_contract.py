@@ -80,6 +80,8 @@ def _check_participants(spec: MechanismSpec, instance: Any) -> None:
     )
     js = outcome.to_json()
     assert js["mechanism"] == spec.name
+    # the JSON's welfare and revenue are the outcome's, under the same names
+    assert js["welfare"] == outcome.welfare and js["revenue"] == outcome.revenue
     json.dumps(js)  # JSON-serialisable
 
 
