@@ -7,13 +7,17 @@ For every mechanism
 * its example file (``examples/<spec.example>``) parses and clears;
 * the outcome names exactly the instance's participants (``allocation`` and ``payments`` keys are
   ``spec.roles(instance)``'s keys), each with the role ``buyer`` or ``seller``;
-* the same seed gives the identical random instance and the identical outcome (compared as JSON);
+* the same seed gives the identical random instance and the identical outcome (compared as JSON),
+  also across processes with different string-hash seeds (no dependence on set or dict order);
 * a 50-instance audit of the properties it claims finds no violation.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +27,14 @@ import pytest
 from specmarket.audit import audit
 from specmarket.core.spec import MechanismSpec
 from specmarket.io import read_json
-from specmarket.mechanisms import registry
+from specmarket.mechanisms import get, registry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = list(registry())
 
-#: Known defects, each reported and owned elsewhere: name -> why the audit fails today.
-#: An entry here turns the audit check into a strict xfail, so fixing the defect turns it red
-#: and the entry must then be removed.
-KNOWN_AUDIT_DEFECTS: dict[str, str] = {}
-
 
 def _spec(name: str) -> MechanismSpec:
-    return registry()[name]
+    return get(name)
 
 
 def _canonical(obj: Any) -> str:
@@ -132,18 +131,43 @@ def test_same_seed_same_instance_and_outcome(name: str) -> None:
         assert _canonical(spec.clear(again).to_json()) == _canonical(spec.clear(a).to_json())
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(reason=KNOWN_AUDIT_DEFECTS[n], strict=True),
+_SEEDED_RUN = """
+import json
+import numpy as np
+from specmarket.mechanisms import get
+out = {}
+for name in json.loads(%r):
+    spec = get(name)
+    rows = []
+    for t in range(3):
+        inst = spec.random_instance(np.random.default_rng([11, t]))
+        rows.append([inst.model_dump(mode="json"), spec.clear(inst).to_json()])
+    out[name] = rows
+print(json.dumps(out, sort_keys=True, allow_nan=True))
+"""
+
+
+@pytest.mark.slow
+def test_same_seed_same_outcomes_across_processes() -> None:
+    code = _SEEDED_RUN % json.dumps(NAMES)
+    runs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        res = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
         )
-        if n in KNOWN_AUDIT_DEFECTS
-        else n
-        for n in NAMES
-    ],
-)
+        assert res.returncode == 0, res.stderr
+        runs.append(res.stdout)
+    assert runs[0] == runs[1]
+    here = json.loads(runs[0])
+    for name in NAMES:  # and the same as in this process
+        spec = _spec(name)
+        assert spec.random_instance is not None
+        inst = spec.random_instance(np.random.default_rng([11, 0]))
+        assert _canonical(here[name][0][1]) == _canonical(spec.clear(inst).to_json()), name
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_claimed_properties_hold_on_50_instances(name: str) -> None:
     spec = _spec(name)
     report = audit(spec, instances=50, seed=12, properties=sorted(spec.claims))
