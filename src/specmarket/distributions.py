@@ -20,6 +20,11 @@ parameter):
   values of the literature (revenue-curve slopes, see the class docstring);
 * :class:`Mixture` ``(weights, components)`` — e.g. irregular bimodal distributions.
 
+Each distribution is seen from either side through a view: ``dist.buyer`` (φ) and ``dist.seller``
+(ψ) both offer ``virtual_value``, ``inverse_virtual_value``, ``ironed_virtual_value``,
+``inverse_ironed_virtual_value`` and ``is_regular`` (:class:`BuyerView`, :class:`SellerView`). The
+JSON form names the class by its ``kind`` (:func:`distribution_from_json`).
+
 Conventions shared by every class (see ``docs/distributions.md``):
 
 * Every method accepting ``x``/``y`` is vectorised: a scalar gives a ``float``, an array an array.
@@ -40,28 +45,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator
 from scipy import special, stats
 
+from specmarket.core.spec import Role
 from specmarket.errors import InvalidInput
 
 __all__ = [
+    "KNOWN_KINDS",
+    "BuyerView",
     "Distribution",
     "DistributionField",
-    "DistributionSpec",
     "Empirical",
     "Exponential",
     "Histogram",
     "Mixture",
+    "SellerView",
+    "SideView",
     "TruncatedNormal",
     "Uniform",
     "distribution_from_json",
 ]
-
-Side = Literal["buyer", "seller", "both"]
 
 #: Tolerance on probabilities / weights summing to one.
 SUM_TOL = 1e-9
@@ -302,50 +309,194 @@ class Distribution(ABC):
     def to_json(self) -> dict[str, Any]:
         """The JSON form accepted by :func:`distribution_from_json`."""
 
-    def build(self) -> Distribution:
-        """Return ``self`` (a validated :data:`DistributionSpec` field can be ``.build()``-ed)."""
-        return self
+    # ---- the two sides ----------------------------------------------------------------------
+    @cached_property
+    def buyer(self) -> BuyerView:
+        """The buyer's side: ``φ``, ``φ⁻¹``, ``φ̄``, ``φ̄⁻¹`` and regularity of ``φ``."""
+        return BuyerView(self)
 
-    # ---- virtual values --------------------------------------------------------------------
+    @cached_property
+    def seller(self) -> SellerView:
+        """The seller's side: ``ψ``, ``ψ⁻¹``, ``ψ̄``, ``ψ̄⁻¹`` and regularity of ``ψ``."""
+        return SellerView(self)
+
+    # ---- what a subclass implements for the views (private: use ``buyer`` / ``seller``) -------
     @abstractmethod
-    def virtual_value(self, b: Any) -> Any:
+    def _phi(self, b: Any) -> Any:
         """Buyer virtual value ``φ(b) = b − (1 − F(b)) / f(b)`` (seed 003 eq. (14))."""
 
     @abstractmethod
-    def seller_virtual_value(self, a: Any) -> Any:
+    def _psi(self, a: Any) -> Any:
         """Seller virtual value ``ψ(a) = a + F(a) / f(a)`` (seed 003 eq. (13))."""
 
     @abstractmethod
-    def inverse_virtual_value(self, y: Any) -> Any:
+    def _phi_inv(self, y: Any) -> Any:
         """``φ⁻¹(y) = inf{b ∈ [low, high] : φ(b) ≥ y}`` (clamped to the support)."""
 
     @abstractmethod
-    def inverse_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_inv(self, y: Any) -> Any:
         """``ψ⁻¹(y) = sup{a ∈ [low, high] : ψ(a) ≤ y}`` (clamped to the support)."""
 
     @abstractmethod
-    def is_regular(self, side: Side = "buyer") -> bool:
-        """Whether ``φ`` (``side="buyer"``), ``ψ`` (``"seller"``) or both are non-decreasing."""
-
-    def is_seller_regular(self) -> bool:
-        """Shorthand for ``is_regular("seller")``."""
-        return self.is_regular("seller")
+    def _is_regular(self, buyer: bool) -> bool:
+        """Whether ``φ`` (``buyer``) or ``ψ`` (not ``buyer``) is non-decreasing."""
 
     @abstractmethod
-    def ironed_virtual_value(self, b: Any) -> Any:
+    def _phi_bar(self, b: Any) -> Any:
         """Myerson-ironed buyer virtual value ``φ̄(b)``: non-decreasing, ``= φ`` if regular."""
 
     @abstractmethod
-    def ironed_seller_virtual_value(self, a: Any) -> Any:
+    def _psi_bar(self, a: Any) -> Any:
         """Ironed seller virtual value ``ψ̄(a)``: non-decreasing, ``= ψ`` if regular."""
 
     @abstractmethod
-    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+    def _phi_bar_inv(self, y: Any) -> Any:
         """``φ̄⁻¹(y) = inf{b ∈ [low, high] : φ̄(b) ≥ y}`` (clamped to the support)."""
 
     @abstractmethod
-    def inverse_ironed_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_bar_inv(self, y: Any) -> Any:
         """``ψ̄⁻¹(y) = sup{a ∈ [low, high] : ψ̄(a) ≤ y}`` (clamped to the support)."""
+
+
+class SideView(ABC):
+    """One side of a :class:`Distribution`: the virtual values of a buyer or of a seller whose
+    value (cost) is drawn from it, with their inverses, ironing and regularity.
+
+    Obtained as ``dist.buyer`` or ``dist.seller`` (never built directly); both views have the same
+    five methods, so code written for one side works for the other. Every method is vectorised (a
+    scalar gives a ``float``, an array an array of the same shape) and clips its argument into the
+    support.
+
+    Parameters
+    ----------
+    dist
+        The distribution seen from this side.
+    """
+
+    __slots__ = ("dist",)
+
+    #: ``"buyer"`` or ``"seller"``.
+    role: ClassVar[Role]
+
+    def __init__(self, dist: Distribution) -> None:
+        self.dist = dist
+
+    def __repr__(self) -> str:
+        return f"{self.dist!r}.{self.role}"
+
+    @abstractmethod
+    def virtual_value(self, x: Any) -> Any:
+        """The virtual value of a report ``x``."""
+
+    @abstractmethod
+    def inverse_virtual_value(self, y: Any) -> Any:
+        """The report whose virtual value is the threshold ``y`` (generalised inverse)."""
+
+    @abstractmethod
+    def ironed_virtual_value(self, x: Any) -> Any:
+        """The Myerson-ironed (non-decreasing) virtual value of ``x``."""
+
+    @abstractmethod
+    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+        """The critical report of a threshold ``y`` on the ironed virtual value."""
+
+    @abstractmethod
+    def is_regular(self) -> bool:
+        """Whether this side's virtual value is non-decreasing (no ironing needed)."""
+
+
+class BuyerView(SideView):
+    """The buyer's side of a distribution ``F`` with density ``f`` on ``[low, high]``:
+    the virtual bid ``φ(b) = b − (1 − F(b)) / f(b)`` (seed 003 eq. (14), Myerson 1981)."""
+
+    __slots__ = ()
+    role: ClassVar[Role] = "buyer"
+
+    def virtual_value(self, x: Any) -> Any:
+        """Virtual bid ``φ(b) = b − (1 − F(b)) / f(b)`` (seed 003 eq. (14)) of ``b``
+        clipped into the support.
+
+        Parameters
+        ----------
+        x
+            Bid(s) ``b``, scalar or array.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``φ(b)``; ``−inf`` inside a gap of the support (``f = 0``).
+        """
+        return self.dist._phi(x)
+
+    def inverse_virtual_value(self, y: Any) -> Any:
+        """Lower generalised inverse ``φ⁻¹(y) = inf{b ∈ [low, high] : φ(b) ≥ y}``.
+
+        ``low`` when ``y ≤ φ(low)``, ``high`` when ``y > sup φ``: the critical bid of a virtual
+        threshold ``y`` with ties counted as wins.
+        """
+        return self.dist._phi_inv(y)
+
+    def ironed_virtual_value(self, x: Any) -> Any:
+        """Ironed virtual bid ``φ̄(b)``: the derivative in quantile space of the lower convex hull
+        of ``H(q) = ∫_0^q φ(F⁻¹(t)) dt`` (Myerson 1981 §6); non-decreasing, ``= φ`` if regular.
+        District-D ranks buyers by it (seed 003 eq. (14), ironed)."""
+        return self.dist._phi_bar(x)
+
+    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+        """``φ̄⁻¹(y) = inf{b ∈ [low, high] : φ̄(b) ≥ y}``: the critical bid of a threshold ``y``
+        on the ironed virtual bid (clamped to the support)."""
+        return self.dist._phi_bar_inv(y)
+
+    def is_regular(self) -> bool:
+        """Whether ``φ`` is non-decreasing on the support (then ``φ̄ = φ``)."""
+        return self.dist._is_regular(True)
+
+
+class SellerView(SideView):
+    """The seller's side of a distribution ``F`` with density ``f`` on ``[low, high]``:
+    the virtual ask ``ψ(a) = a + F(a) / f(a)`` (seed 003 eq. (13), Myerson 1981)."""
+
+    __slots__ = ()
+    role: ClassVar[Role] = "seller"
+
+    def virtual_value(self, x: Any) -> Any:
+        """Virtual ask ``ψ(a) = a + F(a) / f(a)`` (seed 003 eq. (13)) of ``a`` clipped into the
+        support.
+
+        Parameters
+        ----------
+        x
+            Ask(s) ``a``, scalar or array.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``ψ(a)``; ``+inf`` inside a gap of the support (``f = 0``).
+        """
+        return self.dist._psi(x)
+
+    def inverse_virtual_value(self, y: Any) -> Any:
+        """Upper generalised inverse ``ψ⁻¹(y) = sup{a ∈ [low, high] : ψ(a) ≤ y}``.
+
+        ``low`` when ``y < ψ(low)``, ``high`` when ``y ≥ sup ψ``: the critical ask of a virtual
+        threshold ``y`` with ties counted as wins.
+        """
+        return self.dist._psi_inv(y)
+
+    def ironed_virtual_value(self, x: Any) -> Any:
+        """Ironed virtual ask ``ψ̄(a)``: the derivative in quantile space of the lower convex hull
+        of ``K(q) = ∫_0^q ψ(F⁻¹(t)) dt`` (Myerson 1981 §6); non-decreasing, ``= ψ`` if regular.
+        District-D ranks sellers by it (seed 003 eq. (13), ironed)."""
+        return self.dist._psi_bar(x)
+
+    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+        """``ψ̄⁻¹(y) = sup{a ∈ [low, high] : ψ̄(a) ≤ y}``: the critical ask of a threshold ``y``
+        on the ironed virtual ask (clamped to the support)."""
+        return self.dist._psi_bar_inv(y)
+
+    def is_regular(self) -> bool:
+        """Whether ``ψ`` is non-decreasing on the support (then ``ψ̄ = ψ``)."""
+        return self.dist._is_regular(False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -382,7 +533,7 @@ class ContinuousDistribution(Distribution):
     # ---- raw virtual values ------------------------------------------------------------------
     def _clip(self, x: np.ndarray) -> np.ndarray:
         lo, hi = self.support
-        return np.clip(x, lo, hi)
+        return np.asarray(np.clip(x, lo, hi), dtype=float)
 
     def _sf_over_pdf(self, x: np.ndarray) -> np.ndarray:
         """``(1 − F(x)) / f(x)`` on the support (``inf`` where ``f = 0 < 1 − F``)."""
@@ -398,7 +549,7 @@ class ContinuousDistribution(Distribution):
             f = np.asarray(self.pdf(x), dtype=float)
             return np.where(c <= 0, 0.0, c / f)
 
-    def virtual_value(self, b: Any) -> Any:
+    def _phi(self, b: Any) -> Any:
         """Buyer virtual value ``φ(b) = b − (1 − F(b)) / f(b)`` (seed 003 eq. (14)).
 
         ``b`` is clipped into the support; ``−inf`` inside a gap of the support (``f = 0``).
@@ -407,7 +558,7 @@ class ContinuousDistribution(Distribution):
         x = self._clip(arr)
         return _ret(x - self._sf_over_pdf(x), scalar)
 
-    def seller_virtual_value(self, a: Any) -> Any:
+    def _psi(self, a: Any) -> Any:
         """Seller virtual value ``ψ(a) = a + F(a) / f(a)`` (seed 003 eq. (13)).
 
         ``a`` is clipped into the support; ``+inf`` inside a gap of the support (``f = 0``).
@@ -452,11 +603,11 @@ class ContinuousDistribution(Distribution):
 
     @_shared_cached_property
     def _phi_table(self) -> np.ndarray:
-        return np.asarray(self.virtual_value(self._xgrid), dtype=float)
+        return np.asarray(self._phi(self._xgrid), dtype=float)
 
     @_shared_cached_property
     def _psi_table(self) -> np.ndarray:
-        return np.asarray(self.seller_virtual_value(self._xgrid), dtype=float)
+        return np.asarray(self._psi(self._xgrid), dtype=float)
 
     @_shared_cached_property
     def _regular(self) -> tuple[bool, bool]:
@@ -470,17 +621,11 @@ class ContinuousDistribution(Distribution):
 
         return nondecreasing(self._phi_table), nondecreasing(self._psi_table)
 
-    def is_regular(self, side: Side = "buyer") -> bool:
+    def _is_regular(self, buyer: bool) -> bool:
         """Regularity: ``φ`` / ``ψ`` non-decreasing on a fine grid (:data:`GRID_POINTS` quantiles
         and the midpoints between them, so gaps of the support are detected)."""
-        buyer, seller = self._regular
-        if side == "buyer":
-            return buyer
-        if side == "seller":
-            return seller
-        if side == "both":
-            return buyer and seller
-        raise InvalidInput("side", side, "must be 'buyer', 'seller' or 'both'")
+        phi_ok, psi_ok = self._regular
+        return bool(phi_ok if buyer else psi_ok)
 
     # ---- generic inverses ---------------------------------------------------------------------
     def _generic_inverse(
@@ -535,7 +680,7 @@ class ContinuousDistribution(Distribution):
     def _envelope(self, vals: np.ndarray, buyer: bool) -> np.ndarray:
         """Running max (buyer) / running min from the right (seller) of a table, cached."""
         key = (id(vals), buyer)
-        env = self._envelopes.get(key)
+        env: np.ndarray | None = self._envelopes.get(key)
         if env is None:
             env = np.maximum.accumulate(vals) if buyer else np.minimum.accumulate(vals[::-1])[::-1]
             self._envelopes[key] = env
@@ -564,21 +709,21 @@ class ContinuousDistribution(Distribution):
             out[ok] = _bracket_solve(func, y[ok], a[ok], b[ok], buyer=buyer)
         return out
 
-    def inverse_virtual_value(self, y: Any) -> Any:
+    def _phi_inv(self, y: Any) -> Any:
         """``φ⁻¹(y) = inf{b ∈ [low, high] : φ(b) ≥ y}``: ``low`` if ``y ≤ φ(low)``, ``high`` if
         ``y > sup φ``; numeric (grid bracket + Illinois/bisection) unless overridden."""
         return self._generic_inverse(self._phi_raw, self._xgrid, self._phi_table, y, True)
 
-    def inverse_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_inv(self, y: Any) -> Any:
         """``ψ⁻¹(y) = sup{a ∈ [low, high] : ψ(a) ≤ y}``: ``low`` if ``y < ψ(low)``, ``high`` if
         ``y ≥ sup ψ``; numeric unless overridden."""
         return self._generic_inverse(self._psi_raw, self._xgrid, self._psi_table, y, False)
 
     def _phi_raw(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.virtual_value(x), dtype=float)
+        return np.asarray(self._phi(x), dtype=float)
 
     def _psi_raw(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.seller_virtual_value(x), dtype=float)
+        return np.asarray(self._psi(x), dtype=float)
 
     # ---- ironing ------------------------------------------------------------------------------
     def _hull_intervals(
@@ -588,9 +733,7 @@ class ContinuousDistribution(Distribution):
 
         Returns value-space ends, slopes and the grid indices of the ends (for refinement).
         """
-        raw_q = np.asarray(
-            self.virtual_value(x) if buyer else self.seller_virtual_value(x), dtype=float
-        )
+        raw_q = np.asarray(self._phi(x) if buyer else self._psi(x), dtype=float)
         keep = np.isfinite(raw_q)
         q, x, raw_q = q[keep], x[keep], raw_q[keep]
         exact = -(1.0 - q) * x if buyer else q * x
@@ -672,11 +815,11 @@ class ContinuousDistribution(Distribution):
 
     @_shared_cached_property
     def _ironing_buyer(self) -> _Ironing | None:
-        return None if self.is_regular("buyer") else self._iron(True)
+        return None if self._is_regular(True) else self._iron(True)
 
     @_shared_cached_property
     def _ironing_seller(self) -> _Ironing | None:
-        return None if self.is_regular("seller") else self._iron(False)
+        return None if self._is_regular(False) else self._iron(False)
 
     def _apply_ironing(self, ir: _Ironing, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
         val = self._ironed_unclipped(x, raw, ir.lows, ir.highs, ir.slopes)
@@ -684,48 +827,48 @@ class ContinuousDistribution(Distribution):
         i = np.searchsorted(ir.xs, x, side="right") - 1
         lo = ir.table[np.clip(i, 0, n - 1)]
         hi = np.where(i + 1 < n, ir.table[np.clip(i + 1, 0, n - 1)], np.inf)
-        return np.clip(val, lo, hi)
+        return np.asarray(np.clip(val, lo, hi), dtype=float)
 
-    def ironed_virtual_value(self, b: Any) -> Any:
+    def _phi_bar(self, b: Any) -> Any:
         """Ironed buyer virtual value ``φ̄(b)`` (Myerson 1981 §6; see :meth:`_iron`).
 
-        Equals :meth:`virtual_value` exactly when the distribution is regular.
+        Equals :meth:`_phi` exactly when the distribution is regular.
         """
         ir = self._ironing_buyer
         if ir is None:
-            return self.virtual_value(b)
+            return self._phi(b)
         arr, scalar = _arr(b)
         x = self._clip(arr)
         return _ret(self._apply_ironing(ir, x, self._phi_raw(x)), scalar)
 
-    def ironed_seller_virtual_value(self, a: Any) -> Any:
-        """Ironed seller virtual value ``ψ̄(a)``; equals :meth:`seller_virtual_value` if regular."""
+    def _psi_bar(self, a: Any) -> Any:
+        """Ironed seller virtual value ``ψ̄(a)``; equals :meth:`_psi` if regular."""
         ir = self._ironing_seller
         if ir is None:
-            return self.seller_virtual_value(a)
+            return self._psi(a)
         arr, scalar = _arr(a)
         x = self._clip(arr)
         return _ret(self._apply_ironing(ir, x, self._psi_raw(x)), scalar)
 
-    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+    def _phi_bar_inv(self, y: Any) -> Any:
         """``φ̄⁻¹(y) = inf{b ∈ [low, high] : φ̄(b) ≥ y}`` (the critical bid of a threshold)."""
         ir = self._ironing_buyer
         if ir is None:
-            return self.inverse_virtual_value(y)
+            return self._phi_inv(y)
 
         def f(x: np.ndarray) -> np.ndarray:
-            return np.asarray(self.ironed_virtual_value(x), dtype=float)
+            return np.asarray(self._phi_bar(x), dtype=float)
 
         return self._generic_inverse(f, ir.xs, ir.table, y, True)
 
-    def inverse_ironed_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_bar_inv(self, y: Any) -> Any:
         """``ψ̄⁻¹(y) = sup{a ∈ [low, high] : ψ̄(a) ≤ y}`` (the critical ask of a threshold)."""
         ir = self._ironing_seller
         if ir is None:
-            return self.inverse_seller_virtual_value(y)
+            return self._psi_inv(y)
 
         def f(x: np.ndarray) -> np.ndarray:
-            return np.asarray(self.ironed_seller_virtual_value(x), dtype=float)
+            return np.asarray(self._psi_bar(x), dtype=float)
 
         return self._generic_inverse(f, ir.xs, ir.table, y, False)
 
@@ -769,7 +912,7 @@ class Uniform(ContinuousDistribution):
         return 0.5 * (self.low + self.high)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "uniform", "low": self.low, "high": self.high}
+        return {"kind": self.kind, "low": self.low, "high": self.high}
 
     def cdf(self, x: Any) -> Any:
         arr, scalar = _arr(x)
@@ -793,47 +936,45 @@ class Uniform(ContinuousDistribution):
         out = _rng(rng).uniform(self.low, self.high, size)
         return float(out) if size is None else np.asarray(out, dtype=float)
 
-    def virtual_value(self, b: Any) -> Any:
+    def _phi(self, b: Any) -> Any:
         """``φ(b) = 2b − high`` for ``b`` clipped into ``[low, high]``."""
         arr, scalar = _arr(b)
         return _ret(2.0 * np.clip(arr, self.low, self.high) - self.high, scalar)
 
-    def seller_virtual_value(self, a: Any) -> Any:
+    def _psi(self, a: Any) -> Any:
         """``ψ(a) = 2a − low`` for ``a`` clipped into ``[low, high]``."""
         arr, scalar = _arr(a)
         return _ret(2.0 * np.clip(arr, self.low, self.high) - self.low, scalar)
 
-    def inverse_virtual_value(self, y: Any) -> Any:
+    def _phi_inv(self, y: Any) -> Any:
         """``φ⁻¹(y) = (y + high) / 2`` clamped to ``[low, high]``."""
         arr, scalar = _arr(y)
         return _ret(np.clip(0.5 * (arr + self.high), self.low, self.high), scalar)
 
-    def inverse_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_inv(self, y: Any) -> Any:
         """``ψ⁻¹(y) = (y + low) / 2`` clamped to ``[low, high]``."""
         arr, scalar = _arr(y)
         return _ret(np.clip(0.5 * (arr + self.low), self.low, self.high), scalar)
 
-    def is_regular(self, side: Side = "buyer") -> bool:
-        """Always ``True`` (``φ``, ``ψ`` have slope 2); ``side`` is validated."""
-        if side not in ("buyer", "seller", "both"):
-            raise InvalidInput("side", side, "must be 'buyer', 'seller' or 'both'")
+    def _is_regular(self, buyer: bool) -> bool:
+        """Always ``True`` (``φ``, ``ψ`` have slope 2)."""
         return True
 
-    def ironed_virtual_value(self, b: Any) -> Any:
+    def _phi_bar(self, b: Any) -> Any:
         """Regular: ``φ̄ = φ``."""
-        return self.virtual_value(b)
+        return self._phi(b)
 
-    def ironed_seller_virtual_value(self, a: Any) -> Any:
+    def _psi_bar(self, a: Any) -> Any:
         """Regular: ``ψ̄ = ψ``."""
-        return self.seller_virtual_value(a)
+        return self._psi(a)
 
-    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+    def _phi_bar_inv(self, y: Any) -> Any:
         """Regular: ``φ̄⁻¹ = φ⁻¹``."""
-        return self.inverse_virtual_value(y)
+        return self._phi_inv(y)
 
-    def inverse_ironed_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_bar_inv(self, y: Any) -> Any:
         """Regular: ``ψ̄⁻¹ = ψ⁻¹``."""
-        return self.inverse_seller_virtual_value(y)
+        return self._psi_inv(y)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -895,7 +1036,7 @@ class Exponential(ContinuousDistribution):
         return self.shift + 1.0 / self.rate
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "exponential", "rate": self.rate, "shift": self.shift}
+        return {"kind": self.kind, "rate": self.rate, "shift": self.shift}
 
     def cdf(self, x: Any) -> Any:
         arr, scalar = _arr(x)
@@ -924,24 +1065,24 @@ class Exponential(ContinuousDistribution):
         out = self.shift + _rng(rng).exponential(1.0 / self.rate, size)
         return float(out) if size is None else np.asarray(out, dtype=float)
 
-    def virtual_value(self, b: Any) -> Any:
+    def _phi(self, b: Any) -> Any:
         """``φ(b) = b − 1/λ`` for ``b ≥ shift`` (``b`` below the support is raised to ``shift``)."""
         arr, scalar = _arr(b)
         return _ret(np.maximum(arr, self.shift) - 1.0 / self.rate, scalar)
 
-    def seller_virtual_value(self, a: Any) -> Any:
+    def _psi(self, a: Any) -> Any:
         """``ψ(a) = a + (e^{λ(a − shift)} − 1)/λ`` for ``a ≥ shift`` (``inf`` on overflow)."""
         arr, scalar = _arr(a)
         x = np.maximum(arr, self.shift)
         with np.errstate(over="ignore"):
             return _ret(x + np.expm1(self.rate * (x - self.shift)) / self.rate, scalar)
 
-    def inverse_virtual_value(self, y: Any) -> Any:
+    def _phi_inv(self, y: Any) -> Any:
         """``φ⁻¹(y) = max(shift, y + 1/λ)``."""
         arr, scalar = _arr(y)
         return _ret(np.maximum(arr + 1.0 / self.rate, self.shift), scalar)
 
-    def inverse_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_inv(self, y: Any) -> Any:
         """Closed form via Lambert W: with ``u = λ(a − shift)`` the equation ``ψ(a) = y`` is
         ``u + eᵘ = c := 1 + λ(y − shift)``, so ``u = c − W(eᶜ)``; ``shift`` for ``y ≤ shift``;
         ``inf`` for ``y = inf``."""
@@ -957,27 +1098,25 @@ class Exponential(ContinuousDistribution):
         out[np.isnan(arr)] = math.nan
         return _ret(out, scalar)
 
-    def is_regular(self, side: Side = "buyer") -> bool:
+    def _is_regular(self, buyer: bool) -> bool:
         """Always ``True`` (``φ`` has slope 1, ``ψ`` slope ``e^{λ(a−shift)} + 1``)."""
-        if side not in ("buyer", "seller", "both"):
-            raise InvalidInput("side", side, "must be 'buyer', 'seller' or 'both'")
         return True
 
-    def ironed_virtual_value(self, b: Any) -> Any:
+    def _phi_bar(self, b: Any) -> Any:
         """Regular: ``φ̄ = φ``."""
-        return self.virtual_value(b)
+        return self._phi(b)
 
-    def ironed_seller_virtual_value(self, a: Any) -> Any:
+    def _psi_bar(self, a: Any) -> Any:
         """Regular: ``ψ̄ = ψ``."""
-        return self.seller_virtual_value(a)
+        return self._psi(a)
 
-    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+    def _phi_bar_inv(self, y: Any) -> Any:
         """Regular: ``φ̄⁻¹ = φ⁻¹``."""
-        return self.inverse_virtual_value(y)
+        return self._phi_inv(y)
 
-    def inverse_ironed_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_bar_inv(self, y: Any) -> Any:
         """Regular: ``ψ̄⁻¹ = ψ⁻¹``."""
-        return self.inverse_seller_virtual_value(y)
+        return self._psi_inv(y)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -985,7 +1124,7 @@ class Exponential(ContinuousDistribution):
 # --------------------------------------------------------------------------------------------------
 
 
-def _log_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _log_mass(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """``log(Φ(b) − Φ(a))`` for ``a ≤ b`` without cancellation (upper tail via ``Φ(−·)``)."""
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     out = np.empty(a.shape, dtype=float)
@@ -1067,7 +1206,7 @@ class TruncatedNormal(ContinuousDistribution):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "truncated_normal",
+            "kind": self.kind,
             "mean": self.mean_,
             "sd": self.sd,
             "low": self.low,
@@ -1075,7 +1214,7 @@ class TruncatedNormal(ContinuousDistribution):
         }
 
     def _z(self, x: np.ndarray) -> np.ndarray:
-        return (np.clip(x, self.low, self.high) - self.mean_) / self.sd
+        return np.asarray((np.clip(x, self.low, self.high) - self.mean_) / self.sd, dtype=float)
 
     def cdf(self, x: Any) -> Any:
         arr, scalar = _arr(x)
@@ -1102,17 +1241,21 @@ class TruncatedNormal(ContinuousDistribution):
         return _ret(np.clip(np.asarray(val, dtype=float), self.low, self.high), scalar)
 
     def _log_pdf_std(self, z: np.ndarray) -> np.ndarray:
-        return -0.5 * z * z - _LOG_SQRT_2PI
+        return np.asarray(-0.5 * z * z - _LOG_SQRT_2PI, dtype=float)
 
     def _sf_over_pdf(self, x: np.ndarray) -> np.ndarray:
         z = self._z(x)
         with np.errstate(over="ignore"):
-            return self.sd * np.exp(_log_mass(z, self._beta) - self._log_pdf_std(z))
+            return np.asarray(
+                self.sd * np.exp(_log_mass(z, self._beta) - self._log_pdf_std(z)), dtype=float
+            )
 
     def _cdf_over_pdf(self, x: np.ndarray) -> np.ndarray:
         z = self._z(x)
         with np.errstate(over="ignore"):
-            return self.sd * np.exp(_log_mass(self._alpha, z) - self._log_pdf_std(z))
+            return np.asarray(
+                self.sd * np.exp(_log_mass(self._alpha, z) - self._log_pdf_std(z)), dtype=float
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1178,7 +1321,7 @@ class Histogram(ContinuousDistribution):
         return float(np.sum(np.asarray(self.probs) * 0.5 * (e[:-1] + e[1:])))
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "histogram", "edges": list(self.edges), "probs": list(self.probs)}
+        return {"kind": self.kind, "edges": list(self.edges), "probs": list(self.probs)}
 
     def cdf(self, x: Any) -> Any:
         arr, scalar = _arr(x)
@@ -1258,7 +1401,7 @@ class Mixture(ContinuousDistribution):
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "type": "mixture",
+            "kind": self.kind,
             "weights": list(self.weights),
             "components": [c.to_json() for c in self.components],
         }
@@ -1399,7 +1542,7 @@ class Empirical(Distribution):
         return float(np.dot(self._v, self._p))
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "empirical", "values": list(self.values), "probs": list(self.probs)}
+        return {"kind": self.kind, "values": list(self.values), "probs": list(self.probs)}
 
     def cdf(self, x: Any) -> Any:
         arr, scalar = _arr(x)
@@ -1440,7 +1583,7 @@ class Empirical(Distribution):
 
     @cached_property
     def _phi_ironed_atoms(self) -> np.ndarray:
-        if self.is_regular("buyer"):
+        if self._is_regular(True):
             return self._phi_atoms
         # revenue curve points (S, v S) for S = 0, S_n, …, S_1 = 1; lower hull of (S, −R)
         s = np.concatenate([[0.0], (1.0 - self._cum[:-1])[::-1]])
@@ -1450,7 +1593,7 @@ class Empirical(Distribution):
 
     @cached_property
     def _psi_ironed_atoms(self) -> np.ndarray:
-        if self.is_regular("seller"):
+        if self._is_regular(False):
             return self._psi_atoms
         f = self._cum
         c = np.concatenate([[0.0], self._v * self._cum[1:]])
@@ -1466,22 +1609,22 @@ class Empirical(Distribution):
     def _up(self, x: np.ndarray) -> np.ndarray:
         return np.clip(np.searchsorted(self._v, x, side="left"), 0, len(self._v) - 1)
 
-    def virtual_value(self, b: Any) -> Any:
+    def _phi(self, b: Any) -> Any:
         """Discrete ``φ`` of the highest atom ``≤ b`` (the lowest atom below the support)."""
         arr, scalar = _arr(b)
         return _ret(self._nan_or(arr, self._phi_atoms[self._down(arr)]), scalar)
 
-    def seller_virtual_value(self, a: Any) -> Any:
+    def _psi(self, a: Any) -> Any:
         """Discrete ``ψ`` of the lowest atom ``≥ a`` (the highest atom above the support)."""
         arr, scalar = _arr(a)
         return _ret(self._nan_or(arr, self._psi_atoms[self._up(arr)]), scalar)
 
-    def ironed_virtual_value(self, b: Any) -> Any:
+    def _phi_bar(self, b: Any) -> Any:
         """Ironed discrete ``φ̄``: slopes of the concave hull of the revenue curve."""
         arr, scalar = _arr(b)
         return _ret(self._nan_or(arr, self._phi_ironed_atoms[self._down(arr)]), scalar)
 
-    def ironed_seller_virtual_value(self, a: Any) -> Any:
+    def _psi_bar(self, a: Any) -> Any:
         """Ironed discrete ``ψ̄``: slopes of the convex hull of the cost curve."""
         arr, scalar = _arr(a)
         return _ret(self._nan_or(arr, self._psi_ironed_atoms[self._up(arr)]), scalar)
@@ -1498,51 +1641,71 @@ class Empirical(Distribution):
         i = np.clip(np.searchsorted(env, arr, side="right") - 1, 0, len(atoms) - 1)
         return _ret(np.where(np.isnan(arr), math.nan, self._v[i]), scalar)
 
-    def inverse_virtual_value(self, y: Any) -> Any:
+    def _phi_inv(self, y: Any) -> Any:
         """Smallest atom whose ``φ`` reaches ``y`` (``low``/``high`` beyond the range)."""
         return self._inv_buyer(self._phi_atoms, y)
 
-    def inverse_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_inv(self, y: Any) -> Any:
         """Largest atom whose ``ψ`` is ``≤ y`` (``low``/``high`` beyond the range)."""
         return self._inv_seller(self._psi_atoms, y)
 
-    def inverse_ironed_virtual_value(self, y: Any) -> Any:
+    def _phi_bar_inv(self, y: Any) -> Any:
         """Smallest atom whose ``φ̄`` reaches ``y``."""
         return self._inv_buyer(self._phi_ironed_atoms, y)
 
-    def inverse_ironed_seller_virtual_value(self, y: Any) -> Any:
+    def _psi_bar_inv(self, y: Any) -> Any:
         """Largest atom whose ``ψ̄`` is ``≤ y``."""
         return self._inv_seller(self._psi_ironed_atoms, y)
 
-    def is_regular(self, side: Side = "buyer") -> bool:
+    def _is_regular(self, buyer: bool) -> bool:
         """Discrete regularity: the atoms' ``φ_i`` (``ψ_i``) are non-decreasing."""
-
-        def nondecreasing(v: np.ndarray) -> bool:
-            return bool(np.all(np.diff(v) >= -1e-12 * (1.0 + np.abs(v[:-1]))))
-
-        if side == "buyer":
-            return nondecreasing(self._phi_atoms)
-        if side == "seller":
-            return nondecreasing(self._psi_atoms)
-        if side == "both":
-            return nondecreasing(self._phi_atoms) and nondecreasing(self._psi_atoms)
-        raise InvalidInput("side", side, "must be 'buyer', 'seller' or 'both'")
+        v = self._phi_atoms if buyer else self._psi_atoms
+        return bool(np.all(np.diff(v) >= -1e-12 * (1.0 + np.abs(v[:-1]))))
 
 
 # --------------------------------------------------------------------------------------------------
 # JSON
 # --------------------------------------------------------------------------------------------------
 
-_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # type: (required fields, optional fields)
-    "uniform": (("low", "high"), ()),
-    "exponential": (("rate",), ("shift",)),
-    "truncated_normal": (("mean", "sd", "low", "high"), ()),
-    "histogram": (("edges", "probs"), ()),
-    "empirical": (("values", "probs"), ()),
-    "mixture": (("weights", "components"), ()),
+
+def _mixture_from_json(data: Mapping[str, Any]) -> Mixture:
+    comps = data["components"]
+    if not isinstance(comps, list):
+        raise InvalidInput("components", comps, "must be a list of distribution objects")
+    built: list[ContinuousDistribution] = []
+    for i, c in enumerate(comps):
+        d = distribution_from_json(c, f"components[{i}]")
+        if not isinstance(d, ContinuousDistribution):
+            key = "type" if isinstance(c, Mapping) and "kind" not in c else "kind"
+            raise InvalidInput(
+                f"components[{i}].{key}", d.kind, "mixture components must be continuous"
+            )
+        built.append(d)
+    return Mixture(data["weights"], tuple(built))
+
+
+#: How to read each kind: ``kind -> (required fields, optional fields, builder)``. The builder
+#: gets the decoded object after the field names were checked; the classes validate the values.
+_KINDS: dict[
+    str, tuple[tuple[str, ...], tuple[str, ...], Callable[[Mapping[str, Any]], Distribution]]
+] = {
+    Uniform.kind: (("low", "high"), (), lambda d: Uniform(d["low"], d["high"])),
+    Exponential.kind: (
+        ("rate",),
+        ("shift",),
+        lambda d: Exponential(d["rate"], d.get("shift", 0.0)),
+    ),
+    TruncatedNormal.kind: (
+        ("mean", "sd", "low", "high"),
+        (),
+        lambda d: TruncatedNormal(d["mean"], d["sd"], d["low"], d["high"]),
+    ),
+    Histogram.kind: (("edges", "probs"), (), lambda d: Histogram(d["edges"], d["probs"])),
+    Empirical.kind: (("values", "probs"), (), lambda d: Empirical(d["values"], d["probs"])),
+    Mixture.kind: (("weights", "components"), (), _mixture_from_json),
 }
-KNOWN_TYPES: tuple[str, ...] = tuple(sorted(_FIELDS))
+#: The distribution kinds :func:`distribution_from_json` reads, sorted.
+KNOWN_KINDS: tuple[str, ...] = tuple(sorted(_KINDS))
 
 
 def _join(prefix: str, field: str) -> str:
@@ -1554,13 +1717,16 @@ def _join(prefix: str, field: str) -> str:
 
 
 def distribution_from_json(data: Any, path: str = "") -> Distribution:
-    """Build a distribution from its JSON form, e.g. ``{"type": "uniform", "low": 0, "high": 10}``.
+    """Build a distribution from its JSON form, e.g. ``{"kind": "uniform", "low": 0, "high": 10}``.
 
-    Types: ``uniform`` (low, high), ``exponential`` (rate, optional shift), ``truncated_normal``
-    (mean, sd, low, high), ``histogram`` (edges, probs), ``empirical`` (values, probs), ``mixture``
-    (weights, components: a list of non-empirical distribution objects). Errors are
-    :class:`InvalidInput` naming the field path (prefixed with ``path``), e.g.
-    ``components[1].rate``; an unknown type lists the known ones.
+    The object's ``kind`` selects the class (its ``kind`` attribute); the other keys are that
+    class's parameters: ``uniform`` (low, high), ``exponential`` (rate, optional shift),
+    ``truncated_normal`` (mean, sd, low, high), ``histogram`` (edges, probs), ``empirical``
+    (values, probs), ``mixture`` (weights, components: a list of non-empirical distribution
+    objects). ``type`` is read as the former name of ``kind`` (files written before the rename);
+    :meth:`Distribution.to_json` writes ``kind``. Errors are :class:`InvalidInput` naming the
+    field path (prefixed with ``path``), e.g. ``components[1].rate``; an unknown kind lists the
+    known ones.
 
     Parameters
     ----------
@@ -1584,48 +1750,34 @@ def distribution_from_json(data: Any, path: str = "") -> Distribution:
         return data
     if not isinstance(data, Mapping):
         raise InvalidInput(where, data, "a distribution must be a JSON object")
-    if "type" not in data:
+    if "kind" in data and "type" in data:
         raise InvalidInput(
-            _join(path, "type"), None, f"missing; known types: {', '.join(KNOWN_TYPES)}"
+            _join(path, "type"), data["type"], "give only 'kind' ('type' is its former name)"
         )
-    kind = data["type"]
-    if not isinstance(kind, str) or kind not in _FIELDS:
+    key = "type" if "type" in data else "kind"
+    if key not in data:
         raise InvalidInput(
-            _join(path, "type"), kind, f"unknown distribution type; known: {', '.join(KNOWN_TYPES)}"
+            _join(path, "kind"), None, f"missing; known kinds: {', '.join(KNOWN_KINDS)}"
         )
-    required, optional = _FIELDS[kind]
-    for key in data:
-        if key != "type" and key not in required and key not in optional:
+    kind = data[key]
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise InvalidInput(
+            _join(path, key), kind, f"unknown distribution kind; known: {', '.join(KNOWN_KINDS)}"
+        )
+    required, optional, build = _KINDS[kind]
+    for name in data:
+        if name != key and name not in required and name not in optional:
             allowed = ", ".join((*required, *optional))
             raise InvalidInput(
-                _join(path, str(key)), data[key], f"unknown field for {kind!r}; allowed: {allowed}"
+                _join(path, str(name)),
+                data[name],
+                f"unknown field for {kind!r}; allowed: {allowed}",
             )
-    for key in required:
-        if key not in data:
-            raise InvalidInput(_join(path, key), None, f"missing (required for {kind!r})")
+    for name in required:
+        if name not in data:
+            raise InvalidInput(_join(path, name), None, f"missing (required for {kind!r})")
     try:
-        if kind == "uniform":
-            return Uniform(data["low"], data["high"])
-        if kind == "exponential":
-            return Exponential(data["rate"], data.get("shift", 0.0))
-        if kind == "truncated_normal":
-            return TruncatedNormal(data["mean"], data["sd"], data["low"], data["high"])
-        if kind == "histogram":
-            return Histogram(data["edges"], data["probs"])
-        if kind == "empirical":
-            return Empirical(data["values"], data["probs"])
-        comps = data["components"]
-        if not isinstance(comps, list):
-            raise InvalidInput("components", comps, "must be a list of distribution objects")
-        built = []
-        for i, c in enumerate(comps):
-            d = distribution_from_json(c, f"components[{i}]")
-            if isinstance(d, Empirical):
-                raise InvalidInput(
-                    f"components[{i}].type", "empirical", "mixture components must be continuous"
-                )
-            built.append(d)
-        return Mixture(data["weights"], tuple(built))
+        return build(data)
     except InvalidInput as exc:
         raise InvalidInput(_join(path, exc.field), exc.value, exc.reason) from None
 
@@ -1646,6 +1798,3 @@ DistributionField = Annotated[
     PlainValidator(_validate_field),
     PlainSerializer(_serialize_field, return_type=dict),
 ]
-#: Alias of :data:`DistributionField`; the validated value is already built (``.build()`` is the
-#: identity).
-DistributionSpec = DistributionField

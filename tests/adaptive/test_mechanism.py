@@ -33,13 +33,18 @@ EXAMPLE = json.loads((ROOT / "examples" / "adaptive.json").read_text())
 def test_registered_and_example_clears() -> None:
     spec = get("adaptive")
     out = spec.clear_json(EXAMPLE)
-    assert set(out) >= {"winner", "index", "welfare_without", "welfare", "payments"}
+    assert set(out) >= {"winner", "index", "expected_welfare_without", "expected_welfare"}
     idx = out["index"]
     assert out["winner"] == max(idx, key=idx.get)
     w = out["winner"]
-    assert out["payments"][w] == pytest.approx(0.3 * out["welfare_without"][w], rel=1e-12)
+    assert out["payments"][w] == pytest.approx(0.3 * out["expected_welfare_without"][w], rel=1e-12)
     assert all(p == 0.0 for pid, p in out["payments"].items() if pid != w)
-    assert all(out["welfare"] >= s - 1e-9 for s in out["welfare_without"].values())
+    s_all = out["expected_welfare"]
+    assert all(s_all >= s - 1e-9 for s in out["expected_welfare_without"].values())
+    # "welfare" means what it means for every outcome: this round's realised Σ v
+    outcome = spec.clear(spec.parse(EXAMPLE))
+    assert out["welfare"] == outcome.welfare == sum(outcome.values.values())
+    assert "round_welfare" not in out
 
 
 def test_value_and_chain() -> None:
@@ -83,8 +88,8 @@ def test_no_positive_transfers_and_welfare_order(
     ]
     out = clear(Instance.parse({"discount": delta, "users": users}))
     assert all(p >= 0 for p in out.payments.values())
-    s = out.details["welfare"]
-    for sm in out.details["welfare_without"].values():
+    s = out.details["expected_welfare"]
+    for sm in out.details["expected_welfare_without"].values():
         assert 0.0 <= sm <= s + 1e-9 * (1 + s)
 
 

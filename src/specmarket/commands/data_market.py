@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from pydantic import Field
 
 from specmarket.core import Count, Model, Positive, PositiveCount
 from specmarket.errors import SpecmarketError
@@ -31,7 +30,7 @@ class RandomScenario(Model):
     order: Literal["synchronous", "asynchronous"] = "asynchronous"
     reserve_policy: Literal["sticky", "current", "decay", "patient"] = "sticky"
     elastic: bool = True
-    max_rounds: Count = Field(default=1000, strict=True)
+    max_rounds: PositiveCount = 1000
 
 
 def load_scenario(data: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import typer
 from pydantic import model_validator
 
-from specmarket.core import Model, NonNegative, Positive, PositiveCount
+from specmarket.core import Count, Model, NonNegative, Positive, PositiveCount
 from specmarket.errors import InvalidInput, SpecmarketError
 
 __all__ = ["PspScenario", "register", "simulate_app"]
@@ -39,7 +39,7 @@ class PspScenario(Model):
     theta0_high: Positive = 20.0
     qbar_low: Positive = 50.0
     qbar_high: Positive = 100.0
-    seed: int = 0
+    seed: Count = 0
     max_rounds: PositiveCount = 10_000
 
     @model_validator(mode="after")

@@ -74,24 +74,24 @@ def buyer_phi(dist: Distribution, x: float) -> float:
     As everywhere in :mod:`specmarket.distributions`, reports outside the support are clipped
     into it, so ``φ̄`` is flat below ``low`` and above ``high``.
     """
-    return float(dist.ironed_virtual_value(x))
+    return float(dist.buyer.ironed_virtual_value(x))
 
 
 def seller_psi(dist: Distribution, x: float) -> float:
     """Ironed seller virtual ask ``ψ̄(x)`` (seed 003 eq. (13); ironed if irregular)."""
-    return float(dist.ironed_seller_virtual_value(x))
+    return float(dist.seller.ironed_virtual_value(x))
 
 
 def inverse_buyer_phi(dist: Distribution, y: float) -> float:
     """``inf{b ∈ [low, high] : φ̄(b) ≥ y}``: the bid that solves Algorithm 11 line 4 / line 8
     for a virtual threshold ``y`` (ties counted as wins)."""
-    return float(dist.inverse_ironed_virtual_value(y))
+    return float(dist.buyer.inverse_ironed_virtual_value(y))
 
 
 def inverse_seller_psi(dist: Distribution, z: float) -> float:
     """``sup{a ∈ [low, high] : ψ̄(a) ≤ z}``: the ask that solves Algorithm 12 line 4 / line 8
     for a virtual threshold ``z`` (ties counted as wins)."""
-    return float(dist.inverse_ironed_seller_virtual_value(z))
+    return float(dist.seller.inverse_ironed_virtual_value(z))
 
 
 # --------------------------------------------------------------------------------------------------

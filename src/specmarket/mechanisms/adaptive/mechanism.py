@@ -20,7 +20,6 @@ check Theorem 1 (periodic ex post IC and IR) and no positive transfers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Self
 
@@ -141,21 +140,14 @@ def family_of(instance: Instance) -> ScaledArmFamily:
     return market(s.low, s.high, instance.step.n, instance.discount, instance.bandwidth)
 
 
-@dataclass(frozen=True)
-class AdaptiveOutcome(Outcome):
-    """An :class:`Outcome` whose JSON ``welfare`` is ``S`` (expected discounted welfare of all
-    users, as the issue asks); the round's realised welfare ``Σ v`` is ``round_welfare``."""
-
-    def to_json(self) -> dict[str, Any]:
-        out = super().to_json()
-        out["round_welfare"] = out["welfare"]
-        out["welfare"] = float(self.details["welfare"])
-        return out
-
-
 def clear(instance: Instance) -> Outcome:
     """One round of ADAPTIVE: highest Gittins index wins (eq. (3)) and pays ``(1 − δ) S₋ᵢ``
-    (eq. (7))."""
+    (eq. (7)).
+
+    ``welfare`` keeps its meaning of every outcome, this round's realised ``Σ v``; the optimal
+    expected discounted welfare of eq. (2) is reported under its own names: ``expected_welfare``
+    (``S``, all users) and ``expected_welfare_without`` (id → ``S₋ᵢ``).
+    """
     fam = family_of(instance)
     ids = [u.id for u in instance.users]
     th = np.array([u.type for u in instance.users])
@@ -165,7 +157,7 @@ def clear(instance: Instance) -> Outcome:
     total, without = fam.welfare(th, xs)
     price = (1.0 - instance.discount) * float(without[w])
     value = float(th[w] * fam.base_reward[xs[w]])
-    return AdaptiveOutcome(
+    return Outcome(
         mechanism="adaptive",
         allocation={pid: int(k == w) for k, pid in enumerate(ids)},
         payments={pid: (price if k == w else 0.0) for k, pid in enumerate(ids)},
@@ -173,8 +165,8 @@ def clear(instance: Instance) -> Outcome:
         details={
             "winner": ids[w],
             "index": {pid: float(g[k]) for k, pid in enumerate(ids)},
-            "welfare_without": {pid: float(without[k]) for k, pid in enumerate(ids)},
-            "welfare": total,
+            "expected_welfare": float(total),
+            "expected_welfare_without": {pid: float(without[k]) for k, pid in enumerate(ids)},
             "price": price,
         },
     )

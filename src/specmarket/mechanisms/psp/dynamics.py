@@ -313,6 +313,14 @@ def run_dynamics(
     need = epsilon if threshold is None else float(threshold)
     if not (math.isfinite(need) and need >= 0):
         raise InvalidInput("threshold", threshold, "must be a finite number ≥ 0")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInput("seed", seed, "must be a whole number ≥ 0")
+    if (
+        isinstance(max_rounds, bool)
+        or not isinstance(max_rounds, (int, np.integer))
+        or max_rounds < 1
+    ):
+        raise InvalidInput("max_rounds", max_rounds, "must be a whole number ≥ 1")
     rng = np.random.default_rng(seed)
     q = np.zeros(n + 1)
     p = np.zeros(n + 1)

@@ -58,6 +58,7 @@ from specmarket.core import (
     Model,
     Outcome,
     Positive,
+    PositiveCount,
     require_nonempty,
     require_unique_ids,
 )
@@ -126,7 +127,7 @@ class DataMarket(Model):
     reserve_policy: Literal["sticky", "current", "decay", "patient"] = "sticky"
     order: Literal["synchronous", "asynchronous"] = "synchronous"
     seed: Count = 0
-    max_rounds: Count = 1000
+    max_rounds: PositiveCount = 1000
 
     @model_validator(mode="after")
     def _check(self) -> Self:
