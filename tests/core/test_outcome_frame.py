@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from specmarket.core import Outcome
-from specmarket.mechanisms import get
+from specmarket.mechanisms import get, registry
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -75,3 +76,29 @@ def test_repr_html_escapes_markup() -> None:
     html = out._repr_html_()
     assert "<m>" not in html and "&lt;m&gt;" in html
     assert "<x>" not in html
+
+
+def test_repr_html_abbreviates_a_large_outcome() -> None:
+    ids = [f"p{k}" for k in range(1000)]
+    out = Outcome("m", dict.fromkeys(ids, 1), dict.fromkeys(ids, 1.0), dict.fromkeys(ids, 2.0))
+    html = out._repr_html_()
+    assert ">p0<" in html and ">p999<" in html and ">p500<" not in html
+    assert "1000 participants" in html
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_to_frame_of_every_mechanism_is_consistent(name: str) -> None:
+    # on random instances of every registered mechanism: one row per participant, every one with
+    # its role, and the frame's sums are the outcome's welfare and revenue
+    spec = registry()[name]
+    assert spec.random_instance is not None
+    for seed in range(3):
+        inst = spec.random_instance(np.random.default_rng([seed, 19]))
+        out = spec.clear(inst)
+        roles = dict(spec.roles(inst))
+        df = out.to_frame(roles)
+        assert list(df.index) == list(out.allocation)
+        assert set(df["role"]) <= {"buyer", "seller"} and not df["role"].isna().any()
+        assert df["payment"].sum() == pytest.approx(out.revenue, abs=1e-9)
+        assert df["value"].sum() == pytest.approx(out.welfare, abs=1e-9)
+        assert (df["utility"] == df["value"] - df["payment"]).all()

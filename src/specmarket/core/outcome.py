@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # pandas is imported only when a frame is asked for (the CLI 
     import pandas as pd
 
 
+#: Rows of :meth:`Outcome._repr_html_` before it abbreviates (a notebook stays responsive).
+HTML_MAX_ROWS = 60
+
+
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
@@ -121,14 +125,15 @@ class Outcome:
 
     def _repr_html_(self) -> str:
         """HTML table for Jupyter: the mechanism, welfare and revenue, then one row per
-        participant (the columns of :meth:`to_frame`)."""
+        participant (the columns of :meth:`to_frame`; beyond :data:`HTML_MAX_ROWS` participants
+        the first and last rows, as pandas abbreviates a long frame)."""
         from html import escape
 
         head = (
             f"<p><b>{escape(self.mechanism)}</b>: welfare {self.welfare:.6g}, "
             f"revenue {self.revenue:.6g}, {len(self.allocation)} participants</p>"
         )
-        return head + self.to_frame().to_html(border=0)
+        return head + self.to_frame().to_html(border=0, max_rows=HTML_MAX_ROWS)
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as a JSON-ready dict: ``mechanism``, the details, ``allocation``,
