@@ -7,6 +7,7 @@ A cell that raises fails its test and names the cell. The notebooks are stored w
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,17 @@ EXPECTED = {
 
 def test_every_notebook_is_listed() -> None:
     assert sorted(p.stem for p in NOTEBOOKS) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_has_no_relative_links(path: Path) -> None:
+    # the site renders a notebook at tutorials/NAME/, where a link relative to docs/tutorials/
+    # breaks (and mkdocs does not check links inside notebooks): name pages in words instead
+    book = nbformat.read(path, as_version=4)
+    for cell in book.cells:
+        if cell.cell_type == "markdown":
+            links = re.findall(r"\]\(([^)]+)\)", cell.source)
+            assert all(re.match(r"https?://", u) for u in links), (path.name, links)
 
 
 @pytest.mark.slow
