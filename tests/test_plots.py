@@ -191,3 +191,17 @@ def test_sweep_figures_are_figures(tmp_path: Path) -> None:
     run_scenario(flat, tmp_path / "f")
     bar = bar_figure(load_results(tmp_path / "f"), "revenue")
     assert isinstance(bar, Figure) and len(bar.axes[0].patches) == 2
+
+
+def test_market_price_figure_of_a_data_market_local_auction() -> None:
+    # seed 002's worked example converges with seller 2 (85 units, reserve 1.01) holding
+    # A 25 @ 1.01, C 26 @ 1.5, D 20 @ 2.0, E 14 @ 2.2. Buyer C faces D(y) = 85 - 34 = 51 from
+    # y = 1.01 up, so P_C = 1.01 on (0, 51]: its 26 units cost 26 * 1.01 = 26.26
+    z, p = plots.market_price_function([25, 20, 14], [1.01, 2.0, 2.2], 85.0, 1.01)
+    assert z.tolist() == [0.0, 51.0, 71.0, 85.0] and p.tolist() == [1.01, 2.0, 2.2]
+    assert plots.price_function_integral(z, p, 26.0) == pytest.approx(26.26)
+    fig = plots.market_price_figure(
+        [25, 20, 14], [1.01, 2.0, 2.2], 85.0, 1.01, bidder="C", bid=(26, 1.5), allocation=26.0
+    )
+    labels = _labels(fig)
+    assert "cost ∫₀^a P = 26.26" in labels and "bid (26, 1.5)" in labels and "reserve" in labels

@@ -3,10 +3,11 @@
 * :func:`supply_demand` — the double auctions (``mcafee``, ``trust``, ``district``): the demand
   curve (bids, highest first), the supply curve (asks, lowest first), their crossing (the efficient
   quantity) and the trades and prices of the mechanism's outcome.
-* :func:`market_price_function` / :func:`psp_price_function` — the PSP market price function
-  ``P_i(z; s_-i)`` (seed 002 eq. (1)) of one bidder: the least unit price that gets it ``z``
-  units given the other bids and the seller's reserve; the area under it up to the bidder's
-  allocation is its PSP cost.
+* :func:`market_price_function`, :func:`market_price_figure`, :func:`psp_price_function` — the
+  PSP market price function ``P_i(z; s_-i)`` (seed 002 eq. (1)) of one bidder: the least unit
+  price that gets it ``z`` units given the other bids and the seller's reserve; the area under it
+  up to the bidder's allocation is its PSP cost. Works for the classic PSP and for one seller's
+  local auction of the data market.
 * :func:`district_graph` — a District-D (or TRUST) allocation drawn on the buyers' conflict graph.
 
 Every function returns a :class:`matplotlib.figure.Figure` built directly (no ``pyplot``, no
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "district_graph",
+    "market_price_figure",
     "market_price_function",
+    "price_function_integral",
     "psp_price_function",
     "supply_demand",
 ]
@@ -310,8 +313,6 @@ def psp_price_function(instance: Any, bidder: str, outcome: Outcome | None = Non
     outcome
         Default: ``clear(instance)``; its allocation and payment of ``bidder`` are shown.
     """
-    from matplotlib.figure import Figure
-
     from specmarket.mechanisms.psp.rules import Instance, clear
 
     if not isinstance(instance, Instance):
@@ -323,44 +324,86 @@ def psp_price_function(instance: Any, bidder: str, outcome: Outcome | None = Non
         outcome = clear(instance)
     others = [b for b in instance.bids if b.id != bidder]
     own = next(b for b in instance.bids if b.id == bidder)
-    z, p = market_price_function(
-        [b.quantity for b in others], [b.price for b in others], instance.quantity, instance.reserve
+    return market_price_figure(
+        [b.quantity for b in others],
+        [b.price for b in others],
+        instance.quantity,
+        instance.reserve,
+        bidder=bidder,
+        bid=(own.quantity, own.price),
+        allocation=float(outcome.allocation[bidder]),
+        paid=float(outcome.payments[bidder]),
+        title=f"PSP: market price function of bidder {bidder}",
     )
-    a = float(outcome.allocation[bidder])
-    cost = float(outcome.payments[bidder])
 
+
+def market_price_figure(
+    quantities: Sequence[float] | np.ndarray,
+    prices: Sequence[float] | np.ndarray,
+    supply: float,
+    reserve: float = 0.0,
+    *,
+    bidder: str = "i",
+    bid: tuple[float, float] | None = None,
+    allocation: float | None = None,
+    paid: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Draw :func:`market_price_function` of one bidder in one (local) PSP auction.
+
+    The arguments are those of :func:`market_price_function` — the *other* bids one seller
+    holds, its supply ``D^j`` and reserve ``p_*^j`` — so the same picture serves the classic PSP
+    (:func:`psp_price_function`) and a seller's local auction in the data market (seed 002
+    eq. (18), reserve eq. (27)), e.g. rebuilt from a ``simulate data-market --trace``.
+
+    Parameters
+    ----------
+    bidder
+        Name used in the labels.
+    bid
+        The bidder's own bid ``(quantity, unit price)``, drawn as a star.
+    allocation
+        What it gets: a dashed line, and the area ``∫_0^a P`` (its PSP cost) shaded.
+    paid
+        What it paid, shown beside the area for comparison.
+    title
+        Axes title.
+    """
+    from matplotlib.figure import Figure
+
+    z, p = market_price_function(quantities, prices, supply, reserve)
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.subplots()
     xs = np.repeat(z, 2)[1:-1]
     ys = np.repeat(p, 2)
     ax.plot(xs, ys, color="#1f77b4", linewidth=2, label=f"P_{bidder}(z): market price function")
-    if a > 0:
+    a = allocation
+    if a is not None and a > 0:
         left = z[:-1][z[:-1] < a]  # left edges of the segments below a
         fx = np.concatenate([left, [a]])
         fy = np.concatenate([p[: left.size], p[left.size - 1 : left.size]])
+        area = f"cost ∫₀^a P = {price_function_integral(z, p, a):.4g}"
         ax.fill_between(
             fx,
             fy,
             step="post",
             color="#1f77b4",
             alpha=0.2,
-            label=f"cost ∫₀^a P = {price_function_integral(z, p, a):.4g} (paid {cost:.4g})",
+            label=area if paid is None else f"{area} (paid {paid:.4g})",
         )
-    ax.plot(
-        [own.quantity],
-        [own.price],
-        "r*",
-        markersize=12,
-        label=f"bid ({own.quantity:g}, {own.price:g})",
-    )
-    ax.axvline(a, color="0.3", linestyle="--", linewidth=1, label=f"allocation a = {a:.4g}")
-    if instance.reserve > 0:
-        ax.axhline(instance.reserve, color="0.5", linestyle=":", linewidth=1, label="reserve")
-    ax.set_xlim(0, instance.quantity)
-    ax.set_ylim(0, max(float(p.max()) if p.size else 0.0, own.price) * 1.15 + 1e-9)
+    top = float(p.max()) if p.size else 0.0
+    if bid is not None:
+        ax.plot([bid[0]], [bid[1]], "r*", markersize=12, label=f"bid ({bid[0]:g}, {bid[1]:g})")
+        top = max(top, bid[1])
+    if a is not None:
+        ax.axvline(a, color="0.3", linestyle="--", linewidth=1, label=f"allocation a = {a:.4g}")
+    if reserve > 0:
+        ax.axhline(reserve, color="0.5", linestyle=":", linewidth=1, label="reserve")
+    ax.set_xlim(0, supply)
+    ax.set_ylim(0, top * 1.15 + 1e-9)
     ax.set_xlabel("quantity z")
     ax.set_ylabel("unit price")
-    ax.set_title(f"PSP: market price function of bidder {bidder}")
+    ax.set_title(title or f"market price function of {bidder}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
