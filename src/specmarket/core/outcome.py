@@ -20,7 +20,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas is imported only when a frame is asked for (the CLI starts fast)
+    import pandas as pd
+
+
+#: Rows of :meth:`Outcome._repr_html_` before it abbreviates (a notebook stays responsive).
+HTML_MAX_ROWS = 60
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -82,6 +89,51 @@ class Outcome:
         """
         v = self.values.get(pid, 0.0) if value is None else value
         return v - self.payments[pid]
+
+    def to_frame(self, roles: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """The outcome as a pandas DataFrame, one row per participant, indexed by id.
+
+        Columns: ``role`` (``"buyer"``/``"seller"``, when known), ``allocation``, ``payment``
+        (signed: positive = pays), ``value`` (of its allocation under its report) and
+        ``utility = value − payment`` (quasi-linear, see the module docstring). Participants
+        keep the order of ``allocation``.
+
+        Parameters
+        ----------
+        roles
+            Participant id → role, e.g. ``spec.roles(instance)`` of the mechanism's
+            :class:`~specmarket.core.MechanismSpec`. Without it, a ``roles`` mapping in
+            ``details`` is used if the mechanism put one there; otherwise there is no ``role``
+            column. Ids missing from ``roles`` get a missing role (``None``/NA).
+        """
+        import pandas as pd
+
+        if roles is None:
+            given = self.details.get("roles")
+            roles = given if isinstance(given, Mapping) else None
+        ids = list(self.allocation)
+        data: dict[str, list[Any]] = {}
+        if roles is not None:
+            data["role"] = [roles.get(pid) for pid in ids]
+        data["allocation"] = [_jsonable(self.allocation[pid]) for pid in ids]
+        data["payment"] = [self.payments[pid] for pid in ids]
+        data["value"] = [self.values.get(pid, 0.0) for pid in ids]
+        data["utility"] = [self.utility(pid) for pid in ids]
+        frame = pd.DataFrame(data, index=pd.Index(ids, name="participant"))
+        frame.attrs["mechanism"] = self.mechanism
+        return frame
+
+    def _repr_html_(self) -> str:
+        """HTML table for Jupyter: the mechanism, welfare and revenue, then one row per
+        participant (the columns of :meth:`to_frame`; beyond :data:`HTML_MAX_ROWS` participants
+        the first and last rows, as pandas abbreviates a long frame)."""
+        from html import escape
+
+        head = (
+            f"<p><b>{escape(self.mechanism)}</b>: welfare {self.welfare:.6g}, "
+            f"revenue {self.revenue:.6g}, {len(self.allocation)} participants</p>"
+        )
+        return head + self.to_frame().to_html(border=0, max_rows=HTML_MAX_ROWS)
 
     def to_json(self) -> dict[str, Any]:
         """The outcome as a JSON-ready dict: ``mechanism``, the details, ``allocation``,

@@ -11,12 +11,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from specmarket.experiments.results import Results, summarize
 
@@ -29,12 +27,11 @@ def _log_axis(x: np.ndarray) -> bool:
     return x.size >= 3 and bool(np.all(x > 0)) and x.max() / x.min() >= 16
 
 
-def plot_metric(
-    res: Results, metric: str, axis: str, out_dir: str | Path, stem: str | None = None
-) -> tuple[Path, Path]:
-    """Plot ``metric`` against ``axis`` (lines: mechanisms; bands: 95% CI).
+def metric_figure(res: Results, metric: str, axis: str) -> Figure:
+    """``metric`` against the sweep axis ``axis``: one line per mechanism, 95% CI bands.
 
-    Returns the PNG and SVG paths (``DIR/METRIC_vs_AXIS.png`` unless ``stem`` is given).
+    The other axes of the scenario become panels (at most :data:`MAX_PANELS`, else pooled).
+    Returns the figure; nothing is written (see :func:`plot_metric`).
     """
     sc = res.scenario
     others = [a for a in sc.axes if a != axis]
@@ -47,9 +44,8 @@ def plot_metric(
     n = len(combos)
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False, sharey=True
-    )
+    fig = Figure(figsize=(5.2 * ncols, 3.6 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     for k, combo in enumerate(combos):
         ax = axes[k // ncols][k % ncols]
         part = summary
@@ -73,7 +69,7 @@ def plot_metric(
         if _log_axis(xs):
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(set(xs.tolist())))
-            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.get_xaxis().set_major_formatter(ScalarFormatter())
         elif len(set(xs.tolist())) <= 10:
             ax.set_xticks(sorted(set(xs.tolist())))
         ax.set_xlabel(textwrap.fill(sc.label(axis), 50))
@@ -95,13 +91,26 @@ def plot_metric(
         fontsize=10,
     )
     fig.tight_layout()
+    return fig
+
+
+def plot_metric(
+    res: Results, metric: str, axis: str, out_dir: str | Path, stem: str | None = None
+) -> tuple[Path, Path]:
+    """Write :func:`metric_figure` as PNG and SVG.
+
+    Returns the PNG and SVG paths (``DIR/METRIC_vs_AXIS.png`` unless ``stem`` is given).
+    """
+    fig = metric_figure(res, metric, axis)
+    return _save(fig, out_dir, stem or f"{metric}_vs_{axis}")
+
+
+def _save(fig: Figure, out_dir: str | Path, stem: str) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = stem or f"{metric}_vs_{axis}"
     png, svg = out / f"{stem}.png", out / f"{stem}.svg"
     fig.savefig(png, dpi=120)
     fig.savefig(svg)
-    plt.close(fig)
     return png, svg
 
 
@@ -126,9 +135,16 @@ def plot_all(
 
 
 def _bar(res: Results, metric: str, out_dir: str | Path) -> Path:
+    png, _ = _save(bar_figure(res, metric), out_dir, metric)
+    return png
+
+
+def bar_figure(res: Results, metric: str) -> Figure:
+    """Bar chart of ``metric`` for a scenario without axes: mean and 95% CI per mechanism."""
     sc = res.scenario
     s = summarize(res, metrics=[metric], by=[])
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
     mean = s["mean"].to_numpy(dtype=float)
     err = np.vstack(
         [mean - s["ci_low"].to_numpy(dtype=float), s["ci_high"].to_numpy(dtype=float) - mean]
@@ -138,13 +154,7 @@ def _bar(res: Results, metric: str, out_dir: str | Path) -> Path:
     ax.set_title(f"{sc.name}: {metric}, mean and 95% CI", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    png = out / f"{metric}.png"
-    fig.savefig(png, dpi=120)
-    fig.savefig(out / f"{metric}.svg")
-    plt.close(fig)
-    return png
+    return fig
 
 
 def summary_wide(res: Results, metric: str) -> pd.DataFrame:
