@@ -53,18 +53,27 @@ def lowest_bit(x):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def row_costs(row, sold, r, psi_r):  # type: ignore[no-untyped-def]
-    """Algorithm-9 costs of one buyer for ``r`` and for ``r − 1`` channels (``_State.row_costs``).
-
-    Reusable channels (usable and sold) cost nothing; the rest are the cheapest unsold usable
-    channels, lowest rank first, their virtual asks summed in that order.
-    """
-    nw = row.size
+def count_reusable(row, sold):  # type: ignore[no-untyped-def]
+    """``|usable ∩ T^s|``: the buyer's channels that are sold already (free to reuse)."""
     have = 0
-    for w in range(nw):
-        have += popcount(row[w] & sold[w])
+    for w in range(row.size):
+        x = row[w] & sold[w]
+        if x != _ZERO:
+            have += popcount(x)
+    return have
+
+
+@njit(cache=True)
+def row_costs(row, sold, r, psi_r, have):  # type: ignore[no-untyped-def]
+    """Algorithm-9 costs of one buyer for ``r`` and for ``r − 1`` channels (``_State.row_costs``),
+    given its number ``have`` of reusable channels (:func:`count_reusable`).
+
+    Reusable channels cost nothing; the rest are the cheapest unsold usable channels, lowest rank
+    first, their virtual asks summed in that order.
+    """
     if have >= r:
         return 0.0, 0.0
+    nw = row.size
     inf = np.inf
     c1 = 0.0 if have >= r - 1 else inf
     c = c1
@@ -93,12 +102,37 @@ def row_costs(row, sold, r, psi_r):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def update_row(k, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score):  # type: ignore[no-untyped-def]
-    """Refresh buyer ``k``'s costs and score (``_State._update``)."""
-    c, c1 = row_costs(usable[k], sold, r[k], psi_r)
+def tree_fix(tree, score, i):  # type: ignore[no-untyped-def]
+    """Re-establish the tournament tree above leaf ``i`` after ``score[i]`` changed.
+
+    ``tree`` has ``2P`` entries for ``P`` (a power of two ≥ N) padded scores; node ``p`` holds the
+    first index of maximum score in its range (the left child wins ties), so the root ``tree[1]``
+    is the first buyer of maximum score, as ``numpy.argmax`` in the Python twin.
+    """
+    half = tree.size // 2
+    p = (half + i) >> 1
+    while p >= 1:
+        a = tree[2 * p]
+        b = tree[2 * p + 1]
+        tree[p] = a if score[a] >= score[b] else b
+        p >>= 1
+
+
+@njit(cache=True)
+def set_score(tree, score, k, value):  # type: ignore[no-untyped-def]
+    """``score[k] = value``, keeping the tree (no work if the score is unchanged)."""
+    if score[k] != value:
+        score[k] = value
+        tree_fix(tree, score, k)
+
+
+@njit(cache=True)
+def update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree, have):  # type: ignore[no-untyped-def]
+    """Refresh buyer ``k``'s costs and score (``_State._update``); ``have[k]`` is current."""
+    c, c1 = row_costs(usable[k], sold, r[k], psi_r, have[k])
     cost[k] = c
     cost1[k] = c1
-    score[k] = rphi[k] - c if active[k] else -np.inf
+    set_score(tree, score, k, rphi[k] - c if active[k] else -np.inf)
 
 
 @njit(cache=True)
@@ -116,22 +150,31 @@ def init_state(elig_words, skip_buyer, skip_rank, r, rphi, psi_r):  # type: igno
         active[skip_buyer] = False
     cost = np.full(n, np.inf)
     cost1 = np.full(n, np.inf)
-    score = np.full(n, -np.inf)
+    half = 1
+    while half < n:
+        half *= 2
+    score = np.full(half, -np.inf)  # padded to a power of two for the tree
+    tree = np.zeros(2 * half, dtype=np.int64)
+    have = np.zeros(n, dtype=np.int64)  # nothing is sold yet
     for k in range(n):
-        update_row(k, usable, sold, active, skip_buyer, r, rphi, psi_r, cost, cost1, score)
-    return usable, sold, active, cost, cost1, score
+        c, c1 = row_costs(usable[k], sold, r[k], psi_r, 0)
+        cost[k] = c
+        cost1[k] = c1
+        score[k] = rphi[k] - c if active[k] else -np.inf
+    for i in range(half):
+        tree[half + i] = i
+    for p in range(half - 1, 0, -1):
+        a = tree[2 * p]
+        b = tree[2 * p + 1]
+        tree[p] = a if score[a] >= score[b] else b
+    return usable, sold, active, cost, cost1, score, tree, have
 
 
 @njit(cache=True)
-def step(score):  # type: ignore[no-untyped-def]
+def step(score, tree):  # type: ignore[no-untyped-def]
     """``MaxMarginalRev(T)``: the first buyer of maximum score, or −1 if none is feasible."""
-    best = -np.inf
-    k = -1
-    for i in range(score.size):
-        if score[i] > best:
-            best = score[i]
-            k = i
-    return k
+    k = tree[1]
+    return k if score[k] > -np.inf else -1
 
 
 @njit(cache=True)
@@ -154,46 +197,77 @@ def choose_sellers(row, sold, r, pick):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def apply(  # type: ignore[no-untyped-def]
-    buyer, pick, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score,
+    buyer, pick, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score, tree, have,
     nbr_ptr, nbr_idx, new,
 ):
-    """Add transaction ``(S, buyer)`` with ``S`` = ``pick`` (``_State.apply``; ``new`` is scratch).
+    """Add transaction ``(S, buyer)`` with ``S`` = ``pick`` (``_State.apply``; ``new`` is scratch,
+    only its words where ``pick`` is non-zero are meaningful).
 
     Only the winner's conflict neighbours that could use one of its channels lose them; when the
-    transaction sells new channels, every row that can still get ``r − 1`` channels and could use
-    one of them is refreshed (rows with ``cost1 = inf`` stay so: usable sets only shrink).
+    transaction sells new channels, the rows that could use them gain reusable channels. The
+    count ``have[k] = |usable_k ∩ T^s|`` is kept for active rows and the observer, and a row's
+    costs are recomputed only when they can change: not when it could reuse ``r_k`` channels
+    before and after (both costs 0), nor when it cannot get ``r_k − 1`` channels at all (both
+    ``inf``, for ever: usable sets only shrink).
     """
     nw = sold.size
-    anynew = False
+    # the (at most r) words that the transaction touches, and those with newly sold channels
+    words = np.empty(nw, dtype=np.int64)
+    nword = 0
+    fresh = np.empty(nw, dtype=np.int64)
+    nfresh = 0
     for w in range(nw):
-        new[w] = pick[w] & ~sold[w]
-        if new[w] != _ZERO:
-            anynew = True
-        sold[w] |= pick[w]
+        if pick[w] != _ZERO:
+            words[nword] = w
+            nword += 1
+            new[w] = pick[w] & ~sold[w]
+            if new[w] != _ZERO:
+                fresh[nfresh] = w
+                nfresh += 1
+            sold[w] |= pick[w]
     active[buyer] = False
-    score[buyer] = -np.inf
+    set_score(tree, score, buyer, -np.inf)
     cost1[buyer] = np.inf
     for e in range(nbr_ptr[buyer], nbr_ptr[buyer + 1]):
         k = nbr_idx[e]
+        if not (active[k] or k == observer):
+            for i in range(nword):
+                w = words[i]
+                usable[k, w] &= ~pick[w]
+            continue
         hit = False
-        for w in range(nw):
-            if usable[k, w] & pick[w] != _ZERO:
+        lost = 0
+        for i in range(nword):
+            w = words[i]
+            x = usable[k, w] & pick[w]
+            if x != _ZERO:
                 usable[k, w] &= ~pick[w]
                 hit = True
-        if hit and (active[k] or k == observer):
-            update_row(k, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score)
-    if anynew:
+                x &= ~new[w]  # channels sold before: counted in have
+                if x != _ZERO:
+                    lost += popcount(x)
+        if hit:
+            before = have[k]
+            have[k] = before - lost
+            if have[k] < r[k] or before < r[k]:
+                update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree, have)
+    if nfresh > 0:
         for k in range(usable.shape[0]):
             if not (active[k] or k == observer):
                 continue
-            if cost1[k] == np.inf and k != observer:
+            gain = 0
+            for i in range(nfresh):
+                w = fresh[i]
+                x = usable[k, w] & new[w]
+                if x != _ZERO:
+                    gain += popcount(x)
+            if gain == 0:
                 continue
-            for w in range(nw):
-                if usable[k, w] & new[w] != _ZERO:
-                    update_row(
-                        k, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score
-                    )
-                    break
+            before = have[k]
+            have[k] = before + gain
+            if before >= r[k] or (cost1[k] == np.inf and k != observer):
+                continue
+            update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree, have)
 
 
 @njit(cache=True)
@@ -208,7 +282,8 @@ def _final_target(profit, gamma):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def buyer_rerun(  # type: ignore[no-untyped-def]
-    n, gamma, usable, sold, active, cost, cost1, score, r, rphi, psi_r, profit, nbr_ptr, nbr_idx
+    n, gamma, usable, sold, active, cost, cost1, score, tree, have, r, rphi, psi_r, profit,
+    nbr_ptr, nbr_idx,
 ):
     """Finish the run without buyer ``n`` from the given state (modified in place); the least
     ``φ_n`` with which ``n`` would have been chosen in one of its rounds (Algorithm 11 lines 3–9,
@@ -219,14 +294,14 @@ def buyer_rerun(  # type: ignore[no-untyped-def]
     rn = float(r[n])
     best = np.inf
     while True:
-        k = step(score)
+        k = step(score, tree)
         last = k < 0 or not _accepts(profit, gamma, score[k])
         c = cost[n]
         if c == np.inf:
-            have = 0
+            count = 0
             for w in range(nw):
-                have += popcount(usable[n, w])
-            if have < r[n]:
+                count += popcount(usable[n, w])
+            if count < r[n]:
                 return best  # usable sets only shrink: n can never get r_n channels again
         else:
             target = _final_target(profit, gamma) if last else score[k]
@@ -238,7 +313,7 @@ def buyer_rerun(  # type: ignore[no-untyped-def]
         delta = score[k]
         choose_sellers(usable[k], sold, r[k], pick)
         gamma += delta
-        apply(k, pick, usable, sold, active, n, r, rphi, psi_r, cost, cost1, score,
+        apply(k, pick, usable, sold, active, n, r, rphi, psi_r, cost, cost1, score, tree, have,
               nbr_ptr, nbr_idx, new)
 
 
@@ -249,15 +324,16 @@ def seller_rerun(  # type: ignore[no-untyped-def]
     """The run without the seller of rank ``rank``, from scratch; the largest ``ψ_m`` with which
     it would have been chosen (Algorithm 12 lines 3–9, ``_seller_rounds``):
     ``max_j r_j φ_j − C^{−m}_j − Δ_l`` over buyers ``j`` that may use it, ``C^{−m}_j = cost1``."""
-    usable, sold, active, cost, cost1, score = init_state(elig_words, -1, rank, r, rphi, psi_r)
-    nw = sold.size
+    usable, sold, active, cost, cost1, score, tree, have = init_state(
+        elig_words, -1, rank, r, rphi, psi_r
+    )
+    n, nw = usable.shape
     pick = np.zeros(nw, dtype=np.uint64)
     new = np.zeros(nw, dtype=np.uint64)
     gamma = 0.0
     best = -np.inf
-    n = score.size
     while True:
-        k = step(score)
+        k = step(score, tree)
         last = k < 0 or not _accepts(profit, gamma, score[k])
         v = -np.inf
         for j in range(n):
@@ -275,7 +351,7 @@ def seller_rerun(  # type: ignore[no-untyped-def]
         delta = score[k]
         choose_sellers(usable[k], sold, r[k], pick)
         gamma += delta
-        apply(k, pick, usable, sold, active, -1, r, rphi, psi_r, cost, cost1, score,
+        apply(k, pick, usable, sold, active, -1, r, rphi, psi_r, cost, cost1, score, tree, have,
               nbr_ptr, nbr_idx, new)
 
 
@@ -292,7 +368,7 @@ def full_run(  # type: ignore[no-untyped-def]
     of the full run's state there; the earlier rounds' candidates ``(Δ_l + C_n)/r_n`` are kept
     for all buyers at once (``early``), as in ``_thresholds_python``.
     """
-    usable, sold, active, cost, cost1, score = init_state(
+    usable, sold, active, cost, cost1, score, tree, have = init_state(
         elig_words, skip_buyer, skip_rank, r, rphi, psi_r
     )
     n, nw = usable.shape
@@ -307,7 +383,7 @@ def full_run(  # type: ignore[no-untyped-def]
     gamma = 0.0
     rounds = 0
     while True:
-        k = step(score)
+        k = step(score, tree)
         last = k < 0 or not _accepts(profit, gamma, score[k])
         if with_thresholds:
             target = _final_target(profit, gamma) if last else score[k]
@@ -321,13 +397,13 @@ def full_run(  # type: ignore[no-untyped-def]
         delta = score[k]
         choose_sellers(usable[k], sold, r[k], pick)
         if with_thresholds:
-            u2 = usable.copy()
             a2 = active.copy()
             a2[k] = False
             s2 = score.copy()
-            s2[k] = -np.inf
-            y = buyer_rerun(k, gamma, u2, sold.copy(), a2, cost.copy(), cost1.copy(), s2,
-                            r, rphi, psi_r, profit, nbr_ptr, nbr_idx)
+            t2 = tree.copy()
+            set_score(t2, s2, k, -np.inf)
+            y = buyer_rerun(k, gamma, usable.copy(), sold.copy(), a2, cost.copy(), cost1.copy(),
+                            s2, t2, have.copy(), r, rphi, psi_r, profit, nbr_ptr, nbr_idx)
             thr[rounds] = y
         buyers[rounds] = k
         picks[rounds] = pick
@@ -335,8 +411,8 @@ def full_run(  # type: ignore[no-untyped-def]
         gammas[rounds] = gamma
         rounds += 1
         gamma += delta
-        apply(k, pick, usable, sold, active, skip_buyer, r, rphi, psi_r, cost, cost1, score,
-              nbr_ptr, nbr_idx, new)
+        apply(k, pick, usable, sold, active, skip_buyer, r, rphi, psi_r, cost, cost1, score, tree,
+              have, nbr_ptr, nbr_idx, new)
     for t in range(rounds):
         e = early[buyers[t]]
         if e < thr[t]:
