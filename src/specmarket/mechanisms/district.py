@@ -69,11 +69,18 @@ Variant = Literal["budget-balanced", "profit"]
 # --------------------------------------------------------------------------------------------------
 
 
+def support(dist: Distribution) -> tuple[float, float]:
+    """``(low, high)`` of ``dist`` (``high`` may be ``inf``): the reports it admits."""
+    lo, hi = dist.support
+    return float(lo), float(hi)
+
+
 def buyer_phi(dist: Distribution, x: float) -> float:
     """Ironed buyer virtual value ``φ̄(x)`` (seed 003 eq. (14); Myerson ironing if irregular).
 
     As everywhere in :mod:`specmarket.distributions`, reports outside the support are clipped
-    into it, so ``φ̄`` is flat below ``low`` and above ``high``.
+    into it, so ``φ̄`` is flat below ``low`` and above ``high`` (reached only with
+    ``outside_support="clip"``; by default such reports are rejected, see :class:`Instance`).
     """
     return float(dist.ironed_virtual_value(x))
 
@@ -117,11 +124,22 @@ class Buyer(Model):
     distribution: DistributionField
 
 
+OutsideSupport = Literal["reject", "clip"]
+
+
 class Instance(Model):
-    """A District-D market (JSON format of issue 4).
+    """A District-D market (JSON format: ``docs/district.md``).
 
     ``conflicts`` lists pairs of buyer ids that may not share a channel; ``eligible`` (optional)
     maps a buyer id to the seller ids it may buy from (default: every seller).
+
+    ``outside_support``: what to do with a bid or ask outside the support ``[low, high]`` of the
+    participant's declared distribution. ``"reject"`` (default) raises :class:`InvalidInput`
+    naming the report: Myerson's virtual values (seed 003 eqs. (13)–(14)) are defined only on the
+    support, and a report outside it breaks individual rationality (a buyer bidding 1 under a
+    ``U[2, 12]`` prior would be treated as bidding 2 and could pay 2). ``"clip"`` treats such a
+    report as the nearest end of the support (individual rationality then holds only for true
+    values inside the support).
     """
 
     variant: Variant = "budget-balanced"
@@ -129,9 +147,11 @@ class Instance(Model):
     buyers: tuple[Buyer, ...]
     conflicts: tuple[tuple[Id, Id], ...] = ()
     eligible: dict[Id, tuple[Id, ...]] | None = None
+    outside_support: OutsideSupport = "reject"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        check_reports(self)
         buyer_ids, seller_ids = require_spectrum_market(self.buyers, self.sellers, self.conflicts)
         if self.eligible is not None:
             for bid, sellers in self.eligible.items():
@@ -143,6 +163,27 @@ class Instance(Model):
                 if len(set(sellers)) != len(sellers):
                     raise InvalidInput(f"eligible.{bid}", list(sellers), "duplicate seller id")
         return self
+
+
+def check_reports(instance: Instance) -> None:
+    """Raise :class:`InvalidInput` for the first bid or ask outside its distribution's support,
+    unless ``instance.outside_support == "clip"`` (see :class:`Instance`)."""
+    if instance.outside_support == "clip":
+        return
+    for side, key, agents in (
+        ("buyers", "bid", instance.buyers),
+        ("sellers", "ask", instance.sellers),
+    ):
+        for k, agent in enumerate(agents):
+            x = float(getattr(agent, key))
+            lo, hi = support(agent.distribution)
+            if not lo <= x <= hi:
+                raise InvalidInput(
+                    f"{side}[{k}].{key}",
+                    x,
+                    f"outside the support [{lo:g}, {hi:g}] of its distribution (virtual values are"
+                    " defined only there; set outside_support to 'clip' to clip it)",
+                )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -693,7 +734,12 @@ class Prepared:
 
 
 def prepare(instance: Instance) -> Prepared:
-    """Compute virtual values, the conflict matrix and the eligibility matrix of ``instance``."""
+    """Compute virtual values, the conflict matrix and the eligibility matrix of ``instance``.
+
+    Reports are checked against the supports again (:func:`check_reports`): ``model_copy``
+    does not re-run the validators.
+    """
+    check_reports(instance)
     buyers, sellers = instance.buyers, instance.sellers
     bd = tuple(b.distribution for b in buyers)
     sd = tuple(s.distribution for s in sellers)
@@ -930,17 +976,30 @@ def random_instance(rng: np.random.Generator, variant: Variant | None = None) ->
     )
 
 
+def _admissible(points: list[float], dist: Distribution, mode: OutsideSupport) -> list[float]:
+    """Misreports the instance admits: clipped into the support unless reports are clipped
+    anyway (``mode == "clip"``), without repeats, in the given order."""
+    if mode == "reject":
+        lo, hi = support(dist)
+        points = [min(max(x, lo), hi) for x in points]
+    return list(dict.fromkeys(points))
+
+
 def deviations(
     instance: Instance, pid: str, rng: np.random.Generator
 ) -> Iterator[tuple[str, Instance]]:
     """Misreports of ``pid``: bid/ask on a grid over [0, 13], next to the truth and next to the
-    other reports, and random points. Demands are not misreported (the seed takes them as known).
+    other reports, and random points, kept inside the support of ``pid``'s distribution (the
+    reports the instance admits by default). Demands are not misreported (the seed takes them as
+    known).
     """
     buyers, sellers = list(instance.buyers), list(instance.sellers)
     others = [b.bid for b in buyers if b.id != pid] + [s.ask for s in sellers if s.id != pid]
+    mode = instance.outside_support
     for k, b in enumerate(buyers):
         if b.id == pid:
-            for x in scalar_grid(b.bid, 0.0, 13.0, 6, 3, rng) + [o + 1e-6 for o in others]:
+            pts = scalar_grid(b.bid, 0.0, 13.0, 6, 3, rng) + [o + 1e-6 for o in others]
+            for x in _admissible(pts, b.distribution, mode):
                 nb = list(buyers)
                 nb[k] = b.model_copy(update={"bid": float(x)})
                 yield f"bid={x:.6g}", instance.model_copy(update={"buyers": tuple(nb)})
@@ -948,7 +1007,7 @@ def deviations(
     for k, s in enumerate(sellers):
         if s.id == pid:
             pts = scalar_grid(s.ask, 0.0, 13.0, 6, 3, rng) + [max(o - 1e-6, 0.0) for o in others]
-            for x in pts:
+            for x in _admissible(pts, s.distribution, mode):
                 ns = list(sellers)
                 ns[k] = s.model_copy(update={"ask": float(x)})
                 yield f"ask={x:.6g}", instance.model_copy(update={"sellers": tuple(ns)})
