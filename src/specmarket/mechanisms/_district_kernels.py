@@ -137,7 +137,7 @@ def update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree
 
 @njit(cache=True)
 def init_state(elig_words, skip_buyer, skip_rank, r, rphi, psi_r):  # type: ignore[no-untyped-def]
-    """Fresh state of a run without buyer ``skip_buyer`` / ranked seller ``skip_rank`` (−1: none)."""
+    """Fresh state of a run without buyer ``skip_buyer`` / seller of rank ``skip_rank`` (−1)."""
     n, nw = elig_words.shape
     usable = elig_words.copy()
     if skip_rank >= 0:
@@ -197,8 +197,23 @@ def choose_sellers(row, sold, r, pick):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def apply(  # type: ignore[no-untyped-def]
-    buyer, pick, usable, sold, active, observer, r, rphi, psi_r, cost, cost1, score, tree, have,
-    nbr_ptr, nbr_idx, new,
+    buyer,
+    pick,
+    usable,
+    sold,
+    active,
+    observer,
+    r,
+    rphi,
+    psi_r,
+    cost,
+    cost1,
+    score,
+    tree,
+    have,
+    nbr_ptr,
+    nbr_idx,
+    new,
 ):
     """Add transaction ``(S, buyer)`` with ``S`` = ``pick`` (``_State.apply``; ``new`` is scratch,
     only its words where ``pick`` is non-zero are meaningful).
@@ -282,8 +297,22 @@ def _final_target(profit, gamma):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def buyer_rerun(  # type: ignore[no-untyped-def]
-    n, gamma, usable, sold, active, cost, cost1, score, tree, have, r, rphi, psi_r, profit,
-    nbr_ptr, nbr_idx,
+    n,
+    gamma,
+    usable,
+    sold,
+    active,
+    cost,
+    cost1,
+    score,
+    tree,
+    have,
+    r,
+    rphi,
+    psi_r,
+    profit,
+    nbr_ptr,
+    nbr_idx,
 ):
     """Finish the run without buyer ``n`` from the given state (modified in place); the least
     ``φ_n`` with which ``n`` would have been chosen in one of its rounds (Algorithm 11 lines 3–9,
@@ -313,8 +342,25 @@ def buyer_rerun(  # type: ignore[no-untyped-def]
         delta = score[k]
         choose_sellers(usable[k], sold, r[k], pick)
         gamma += delta
-        apply(k, pick, usable, sold, active, n, r, rphi, psi_r, cost, cost1, score, tree, have,
-              nbr_ptr, nbr_idx, new)
+        apply(
+            k,
+            pick,
+            usable,
+            sold,
+            active,
+            n,
+            r,
+            rphi,
+            psi_r,
+            cost,
+            cost1,
+            score,
+            tree,
+            have,
+            nbr_ptr,
+            nbr_idx,
+            new,
+        )
 
 
 @njit(cache=True)
@@ -351,8 +397,25 @@ def seller_rerun(  # type: ignore[no-untyped-def]
         delta = score[k]
         choose_sellers(usable[k], sold, r[k], pick)
         gamma += delta
-        apply(k, pick, usable, sold, active, -1, r, rphi, psi_r, cost, cost1, score, tree, have,
-              nbr_ptr, nbr_idx, new)
+        apply(
+            k,
+            pick,
+            usable,
+            sold,
+            active,
+            -1,
+            r,
+            rphi,
+            psi_r,
+            cost,
+            cost1,
+            score,
+            tree,
+            have,
+            nbr_ptr,
+            nbr_idx,
+            new,
+        )
 
 
 @njit(cache=True)
@@ -402,8 +465,24 @@ def full_run(  # type: ignore[no-untyped-def]
             s2 = score.copy()
             t2 = tree.copy()
             set_score(t2, s2, k, -np.inf)
-            y = buyer_rerun(k, gamma, usable.copy(), sold.copy(), a2, cost.copy(), cost1.copy(),
-                            s2, t2, have.copy(), r, rphi, psi_r, profit, nbr_ptr, nbr_idx)
+            y = buyer_rerun(
+                k,
+                gamma,
+                usable.copy(),
+                sold.copy(),
+                a2,
+                cost.copy(),
+                cost1.copy(),
+                s2,
+                t2,
+                have.copy(),
+                r,
+                rphi,
+                psi_r,
+                profit,
+                nbr_ptr,
+                nbr_idx,
+            )
             thr[rounds] = y
         buyers[rounds] = k
         picks[rounds] = pick
@@ -411,8 +490,25 @@ def full_run(  # type: ignore[no-untyped-def]
         gammas[rounds] = gamma
         rounds += 1
         gamma += delta
-        apply(k, pick, usable, sold, active, skip_buyer, r, rphi, psi_r, cost, cost1, score, tree,
-              have, nbr_ptr, nbr_idx, new)
+        apply(
+            k,
+            pick,
+            usable,
+            sold,
+            active,
+            skip_buyer,
+            r,
+            rphi,
+            psi_r,
+            cost,
+            cost1,
+            score,
+            tree,
+            have,
+            nbr_ptr,
+            nbr_idx,
+            new,
+        )
     for t in range(rounds):
         e = early[buyers[t]]
         if e < thr[t]:

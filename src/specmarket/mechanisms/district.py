@@ -39,12 +39,11 @@ seller receives ``p_m``. Losers pay nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-import networkx as nx
 import numpy as np
 from pydantic import model_validator
 
@@ -59,7 +58,10 @@ from specmarket.core import (
     require_spectrum_market,
 )
 from specmarket.core.spec import scalar_grid
-from specmarket.distributions import Distribution, DistributionField
+from specmarket.distributions import Distribution, DistributionField, Uniform
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Variant = Literal["budget-balanced", "profit"]
 
@@ -170,20 +172,19 @@ def check_reports(instance: Instance) -> None:
     unless ``instance.outside_support == "clip"`` (see :class:`Instance`)."""
     if instance.outside_support == "clip":
         return
-    for side, key, agents in (
-        ("buyers", "bid", instance.buyers),
-        ("sellers", "ask", instance.sellers),
-    ):
-        for k, agent in enumerate(agents):
-            x = float(getattr(agent, key))
-            lo, hi = support(agent.distribution)
-            if not lo <= x <= hi:
-                raise InvalidInput(
-                    f"{side}[{k}].{key}",
-                    x,
-                    f"outside the support [{lo:g}, {hi:g}] of its distribution (virtual values are"
-                    " defined only there; set outside_support to 'clip' to clip it)",
-                )
+    reports = [(f"buyers[{k}].bid", b.bid, b.distribution) for k, b in enumerate(instance.buyers)]
+    reports += [
+        (f"sellers[{k}].ask", s.ask, s.distribution) for k, s in enumerate(instance.sellers)
+    ]
+    for name, x, dist in reports:
+        lo, hi = support(dist)
+        if not lo <= x <= hi:
+            raise InvalidInput(
+                name,
+                x,
+                f"outside the support [{lo:g}, {hi:g}] of its distribution (virtual values are"
+                " defined only there; set outside_support to 'clip' to clip it)",
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,7 +314,8 @@ class Market:
     @cached_property
     def rphi(self) -> np.ndarray:
         """``r_n φ_n`` per buyer (the first term of eq. (30))."""
-        return self.demand * self.phi
+        out: np.ndarray = self.demand * self.phi
+        return out
 
 
 @dataclass(frozen=True)
@@ -746,9 +748,11 @@ def prepare(instance: Instance) -> Prepared:
     bidx = {b.id: k for k, b in enumerate(buyers)}
     sidx = {s.id: k for k, s in enumerate(sellers)}
     n, m = len(buyers), len(sellers)
-    conflict = nx.to_numpy_array(
-        conflict_graph(instance), nodelist=[b.id for b in buyers], dtype=bool, weight=None
-    )
+    conflict = np.zeros((n, n), dtype=bool)
+    if instance.conflicts:
+        pairs = np.array([(bidx[u], bidx[v]) for u, v in instance.conflicts], dtype=np.int64)
+        conflict[pairs[:, 0], pairs[:, 1]] = True
+        conflict[pairs[:, 1], pairs[:, 0]] = True
     if instance.eligible is None:
         eligible = np.ones((n, m), dtype=bool)
     else:
@@ -767,9 +771,11 @@ def prepare(instance: Instance) -> Prepared:
     return Prepared(instance, market, bd, sd)
 
 
-def conflict_graph(instance: Instance) -> nx.Graph:
+def conflict_graph(instance: Instance) -> nx.Graph[str]:
     """The conflict graph ``G`` of ``instance`` as a :mod:`networkx` graph on buyer ids."""
-    graph = nx.Graph()
+    import networkx as nx
+
+    graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(b.id for b in instance.buyers)
     graph.add_edges_from(instance.conflicts)
     return graph
@@ -793,7 +799,9 @@ def _winners(market: Market, engine: Engine) -> list[Transaction]:
     if engine == "reference":
         from specmarket.mechanisms import district_reference as ref
 
-        return [Transaction(t.buyer, t.sellers, t.delta, 0.0) for t in ref.winner_determination(market)]
+        return [
+            Transaction(t.buyer, t.sellers, t.delta, 0.0) for t in ref.winner_determination(market)
+        ]
     return determine_winners(market)
 
 
@@ -941,22 +949,20 @@ def random_instance(rng: np.random.Generator, variant: Variant | None = None) ->
     multi = bool(rng.random() < 0.5)
     var: Variant = variant or ("profit" if rng.random() < 0.5 else "budget-balanced")
 
-    def dist() -> dict[str, Any]:
+    def dist() -> Uniform:
         lo, hi = _UNIFORMS[int(rng.integers(len(_UNIFORMS)))]
-        return {"type": "uniform", "low": lo, "high": hi}
+        return Uniform(lo, hi)
 
     sellers = []
     for k in range(m):
         d = dist()
-        sellers.append(
-            Seller(id=f"s{k}", ask=float(rng.uniform(d["low"], d["high"])), distribution=d)
-        )
+        sellers.append(Seller(id=f"s{k}", ask=float(rng.uniform(d.low, d.high)), distribution=d))
     buyers = []
     for k in range(n):
         d = dist()
         r = int(rng.integers(1, min(2, m) + 1)) if multi else 1
         buyers.append(
-            Buyer(id=f"b{k}", bid=float(rng.uniform(d["low"], d["high"])), demand=r, distribution=d)
+            Buyer(id=f"b{k}", bid=float(rng.uniform(d.low, d.high)), demand=r, distribution=d)
         )
     p = float(rng.uniform(0, 0.7))
     conflicts = tuple(
