@@ -34,6 +34,11 @@ Propositions 10–11): the run without the agent gives, round by round, the virt
 virtual ask (seller) the agent would need to be chosen; the best of these thresholds is turned into
 a bid/ask by the inverse of the (ironed) virtual value. A winning buyer pays ``r_n c_n``; a winning
 seller receives ``p_m``. Losers pay nothing.
+
+Reports must lie in the support of the declared distribution (rejected otherwise, see
+:class:`Instance`). The greedy and its reruns run compiled (:mod:`._district_kernels`; Python twin
+:class:`_State`); ``clear(instance, engine="reference")`` runs the literal transcription
+(:mod:`.district_reference`) instead, with identical outcomes.
 """
 
 from __future__ import annotations
