@@ -146,3 +146,12 @@ def test_literal_reference_sums_in_increasing_order() -> None:
         np.ones((1, 3), bool),
     )
     assert ref.delta(mk, [], (0, 1, 2), 0) == 3.0 - ((0.1 + 0.2) + 0.3)
+
+
+@pytest.mark.parametrize(("n", "m"), [(0, 3), (3, 0), (0, 0), (1, 65), (70, 1), (5, 130)])
+def test_degenerate_markets(n: int, m: int) -> None:
+    """No buyers, no sellers, one word boundary crossed: compiled and twin agree."""
+    mk = D.Market(
+        np.ones(n), np.full(m, 0.5), np.full(n, 2), np.zeros((n, n), bool), np.ones((n, m), bool)
+    )
+    assert _key(D.critical_thresholds(mk)) == _key(D._thresholds_python(mk))

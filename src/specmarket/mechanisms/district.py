@@ -456,6 +456,8 @@ class _State:
 
     def step(self) -> tuple[int, float] | None:
         """``MaxMarginalRev(T)``: the best buyer and its ``Δ``, or ``None`` if none is feasible."""
+        if self.score.size == 0:
+            return None
         k = int(np.argmax(self.score))  # first maximum: ties to the buyer listed first
         best = float(self.score[k])
         if best == -math.inf:
