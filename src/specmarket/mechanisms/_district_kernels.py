@@ -28,6 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: ``cache=`` of every kernel below (one place, so that a project-wide cache policy replaces one
+#: line).
+_CACHE = True
+
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
 _M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
@@ -37,7 +41,7 @@ _ZERO = np.uint64(0)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def popcount(x):  # type: ignore[no-untyped-def]
     """Number of set bits of a ``uint64`` (SWAR; LLVM turns it into ``popcnt``)."""
     x = x - ((x >> _ONE) & _M1)
@@ -46,13 +50,13 @@ def popcount(x):  # type: ignore[no-untyped-def]
     return np.int64((x * _H01) >> np.uint64(56))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def lowest_bit(x):  # type: ignore[no-untyped-def]
     """Index of the lowest set bit of a non-zero ``uint64``."""
     return popcount((x & (~x + _ONE)) - _ONE)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def count_reusable(row, sold):  # type: ignore[no-untyped-def]
     """``|usable ∩ T^s|``: the buyer's channels that are sold already (free to reuse)."""
     have = 0
@@ -63,7 +67,7 @@ def count_reusable(row, sold):  # type: ignore[no-untyped-def]
     return have
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def row_costs(row, sold, r, psi_r, have):  # type: ignore[no-untyped-def]
     """Algorithm-9 costs of one buyer for ``r`` and for ``r − 1`` channels (``_State.row_costs``),
     given its number ``have`` of reusable channels (:func:`count_reusable`).
@@ -101,7 +105,7 @@ def row_costs(row, sold, r, psi_r, have):  # type: ignore[no-untyped-def]
     return c, c1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def tree_fix(tree, score, i):  # type: ignore[no-untyped-def]
     """Re-establish the tournament tree above leaf ``i`` after ``score[i]`` changed.
 
@@ -118,7 +122,7 @@ def tree_fix(tree, score, i):  # type: ignore[no-untyped-def]
         p >>= 1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def set_score(tree, score, k, value):  # type: ignore[no-untyped-def]
     """``score[k] = value``, keeping the tree (no work if the score is unchanged)."""
     if score[k] != value:
@@ -126,7 +130,7 @@ def set_score(tree, score, k, value):  # type: ignore[no-untyped-def]
         tree_fix(tree, score, k)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree, have):  # type: ignore[no-untyped-def]
     """Refresh buyer ``k``'s costs and score (``_State._update``); ``have[k]`` is current."""
     c, c1 = row_costs(usable[k], sold, r[k], psi_r, have[k])
@@ -135,7 +139,7 @@ def update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree
     set_score(tree, score, k, rphi[k] - c if active[k] else -np.inf)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def init_state(elig_words, skip_buyer, skip_rank, r, rphi, psi_r):  # type: ignore[no-untyped-def]
     """Fresh state of a run without buyer ``skip_buyer`` / seller of rank ``skip_rank`` (−1)."""
     n, nw = elig_words.shape
@@ -170,14 +174,14 @@ def init_state(elig_words, skip_buyer, skip_rank, r, rphi, psi_r):  # type: igno
     return usable, sold, active, cost, cost1, score, tree, have
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def step(score, tree):  # type: ignore[no-untyped-def]
     """``MaxMarginalRev(T)``: the first buyer of maximum score, or −1 if none is feasible."""
     k = tree[1]
     return k if score[k] > -np.inf else -1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def choose_sellers(row, sold, r, pick):  # type: ignore[no-untyped-def]
     """Algorithm 9's set ``S*`` as a bit set ``pick`` (reused channels first, then the cheapest
     unsold, lowest rank first); ``pick`` is overwritten."""
@@ -195,7 +199,7 @@ def choose_sellers(row, sold, r, pick):  # type: ignore[no-untyped-def]
                 left -= 1
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def apply(  # type: ignore[no-untyped-def]
     buyer,
     pick,
@@ -285,17 +289,17 @@ def apply(  # type: ignore[no-untyped-def]
             update_row(k, usable, sold, active, r, rphi, psi_r, cost, cost1, score, tree, have)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _accepts(profit, gamma, delta):  # type: ignore[no-untyped-def]
     return delta >= 0.0 if profit else gamma + delta >= 0.0
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _final_target(profit, gamma):  # type: ignore[no-untyped-def]
     return 0.0 if profit else -gamma
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def buyer_rerun(  # type: ignore[no-untyped-def]
     n,
     gamma,
@@ -363,7 +367,7 @@ def buyer_rerun(  # type: ignore[no-untyped-def]
         )
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def seller_rerun(  # type: ignore[no-untyped-def]
     rank, elig_words, elig_col, r, rphi, psi_r, profit, nbr_ptr, nbr_idx
 ):
@@ -418,7 +422,7 @@ def seller_rerun(  # type: ignore[no-untyped-def]
         )
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def full_run(  # type: ignore[no-untyped-def]
     elig_words, r, rphi, psi_r, profit, nbr_ptr, nbr_idx, skip_buyer, skip_rank, with_thresholds
 ):
