@@ -44,7 +44,13 @@ GOALS = {False: 10.0, True: 20.0}  # CPU-seconds: unit demand, multi-demand
 REF_N = 40
 
 
-def instance(n: int, multi: bool, seed: int, radius: float = 0.2) -> district.Instance:
+def instance(
+    n: int,
+    multi: bool,
+    seed: int,
+    radius: float = 0.2,
+    variant: district.Variant = "budget-balanced",
+) -> district.Instance:
     """M = N market with a unit-disk conflict graph of ``radius`` (see the module docstring)."""
     rng = np.random.default_rng(seed)
     bids, asks = rng.uniform(0, 10, n), rng.uniform(0, 10, n)
@@ -53,7 +59,7 @@ def instance(n: int, multi: bool, seed: int, radius: float = 0.2) -> district.In
     ii, jj = np.nonzero(np.triu(d < radius, 1))
     demand = rng.integers(1, 4, n) if multi else np.ones(n, dtype=int)
     return district.Instance(
-        variant="budget-balanced",
+        variant=variant,
         sellers=tuple(
             district.Seller(id=f"s{k}", ask=float(a), distribution=U10) for k, a in enumerate(asks)
         ),
@@ -145,6 +151,20 @@ def main() -> None:
             cpus.append(c)
         kind = "multi-demand r<=3" if multi else "unit demand"
         goal_cpu[multi] = statistics.median(cpus)
+        print(
+            f"  {kind:28s} {stats(walls)}   {stats(cpus)}   (served "
+            f"{out.details['buyers_served']}, channels {out.details['channels_used']})"
+        )
+
+    print(f"  profit-driven (Algorithm 10), not a goal, {rep} runs:")
+    for multi in (False, True):
+        inst = instance(GOAL_N, multi, args.seed + GOAL_N, variant="profit")
+        walls, cpus = [], []
+        for _ in range(rep):
+            w, c, out = timed(lambda inst=inst: district.clear(inst))
+            walls.append(w)
+            cpus.append(c)
+        kind = "multi-demand r<=3" if multi else "unit demand"
         print(
             f"  {kind:28s} {stats(walls)}   {stats(cpus)}   (served "
             f"{out.details['buyers_served']}, channels {out.details['channels_used']})"
