@@ -17,7 +17,18 @@ from specmarket.mechanisms import _district_kernels as K
 from specmarket.mechanisms import district as D
 from specmarket.mechanisms import district_reference as ref
 
-from .test_winner_determination import random_market
+
+def random_market(rng: np.random.Generator, n: int, m: int, multi: bool, profit: bool) -> D.Market:
+    """As in ``test_winner_determination``: conflicts, local markets, forced ties."""
+    phi = rng.uniform(-10, 10, n)
+    psi = rng.uniform(0, 20, m)
+    if rng.random() < 0.3:  # force ties
+        phi, psi = np.round(phi), np.round(psi)
+    demand = rng.integers(1, 4, n) if multi else np.ones(n, dtype=int)
+    c = np.triu(rng.random((n, n)) < rng.uniform(0, 0.7), 1)
+    eligible = rng.random((n, m)) < (0.7 if rng.random() < 0.5 else 1.1)
+    return D.Market(phi, psi, demand, c | c.T, eligible, profit)
+
 
 U64 = st.integers(0, 2**64 - 1)
 
