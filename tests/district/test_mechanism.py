@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from specmarket.audit import audit
@@ -298,3 +300,132 @@ def test_audit_other_distributions() -> None:
     spec = dataclasses.replace(SPEC, random_instance=_mixed_instance)
     report = audit(spec, instances=20, seed=4, properties=("ic", "ir", "npt"))
     assert report.ok, report.render()
+
+
+# --------------------------------------------------------------------------------------------------
+# compiled path against the literal transcription, on whole instances
+# --------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["budget-balanced", "profit"]))
+def test_clear_fast_equals_reference_exactly(seed: int, variant: str) -> None:
+    """Allocation, payments and details of ``engine="fast"`` equal the literal version's (unit
+    and multi-demand, conflicts, local markets, both variants), with ``==``."""
+    inst = random_instance(np.random.default_rng(seed), variant=variant)  # type: ignore[arg-type]
+    fast = clear(inst).to_json()
+    lit = clear(inst, engine="reference").to_json()
+    assert fast == lit
+
+
+def test_clear_fast_equals_reference_irregular() -> None:
+    """Same with an ironed (bimodal) buyer distribution, where flat pieces need the extra run."""
+    spec = dataclasses.replace(SPEC, random_instance=_mixed_instance)
+    for t in range(40):
+        inst = spec.random_instance(np.random.default_rng([31, t]))
+        assert clear(inst).to_json() == clear(inst, engine="reference").to_json()
+
+
+def test_clear_unknown_engine() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        clear(_inst(), engine="numba")  # type: ignore[arg-type]
+    assert exc.value.field == "engine"
+
+
+# --------------------------------------------------------------------------------------------------
+# reports outside the support of the declared prior
+# --------------------------------------------------------------------------------------------------
+
+U2_12 = {"type": "uniform", "low": 2, "high": 12}
+
+
+def _outside_buyer(**kw: object) -> dict[str, object]:
+    """b1 bids 1 under a U[2, 12] prior; b0 (φ = 10) and s0 (ψ = 0) make γ = 10 first, so that
+    Algorithm 7 accepts b1 reusing s0 at Δ = φ(2) = −8."""
+    data: dict[str, object] = {
+        "sellers": [{"id": "s0", "ask": 0.0, "distribution": U10}],
+        "buyers": [
+            {"id": "b0", "bid": 10.0, "distribution": U10},
+            {"id": "b1", "bid": 1.0, "distribution": U2_12},
+        ],
+    }
+    data.update(kw)
+    return data
+
+
+def test_bid_outside_support_is_rejected_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        Instance.parse(_outside_buyer())
+    assert exc.value.field == "buyers[1].bid"
+    assert "support [2, 12]" in exc.value.reason
+
+
+def test_ask_outside_support_is_rejected_naming_the_field() -> None:
+    below0 = {"type": "uniform", "low": -10, "high": -9}
+    with pytest.raises(InvalidInput) as exc:
+        _inst(sellers=[{"id": "s1", "ask": 0.0, "distribution": below0}])
+    assert exc.value.field == "sellers[0].ask"
+
+
+def test_clip_mode_shows_why_rejecting_is_the_default() -> None:
+    """With ``outside_support="clip"`` the issue's failures come back: the buyer bidding 1 under
+    U[2, 12] is treated as bidding 2, wins and pays 2 (utility −1); a seller asking 0 under a
+    U[−10, −9] prior (ψ = −8 < 0) sells and pays 9 instead of being paid."""
+    out = clear(Instance.parse(_outside_buyer(outside_support="clip")))
+    assert out.allocation["b1"] == ["s0"]
+    assert out.payments["b1"] == pytest.approx(2.0)
+    below0 = {"type": "uniform", "low": -10, "high": -9}
+    out = clear(
+        _inst(
+            outside_support="clip",
+            buyers=[{"id": "b1", "bid": 9.0, "distribution": U10}],
+            sellers=[{"id": "s1", "ask": 0.0, "distribution": below0}],
+        )
+    )
+    assert out.allocation["s1"] == ["b1"]
+    assert out.payments["s1"] == pytest.approx(9.0)  # positive: the seller pays
+
+
+def test_reports_at_the_ends_of_the_support_are_accepted() -> None:
+    """Bids 2 and 12 under U[2, 12] and an ask 0 under U[0, 10] clear, individually rational."""
+    data = _outside_buyer()
+    data["buyers"] = [
+        {"id": "b0", "bid": 10.0, "distribution": U10},
+        {"id": "b1", "bid": 2.0, "distribution": U2_12},
+        {"id": "b2", "bid": 12.0, "distribution": U2_12},
+    ]
+    out = clear(Instance.parse(data))
+    assert out.allocation["b0"] and out.allocation["b2"]
+    for pid, value in out.values.items():
+        assert value - out.payments[pid] >= -1e-12
+
+
+def test_out_of_support_copy_is_rejected_at_clearing() -> None:
+    """``model_copy`` skips the validators; :func:`clear` checks the supports again."""
+    inst = _inst()
+    bad = inst.model_copy(update={"buyers": (inst.buyers[0].model_copy(update={"bid": 11.0}),)})
+    with pytest.raises(InvalidInput) as exc:
+        clear(bad)
+    assert exc.value.field == "buyers[0].bid"
+
+
+def test_deviations_stay_in_the_support() -> None:
+    from specmarket.mechanisms.district import deviations
+
+    for t in range(20):
+        inst = random_instance(np.random.default_rng([41, t]))
+        for agent in (*inst.buyers, *inst.sellers):
+            lo, hi = agent.distribution.support
+            for _, dev in deviations(inst, agent.id, np.random.default_rng(t)):
+                clear(dev)  # admitted
+                mine = next(a for a in (*dev.buyers, *dev.sellers) if a.id == agent.id)
+                x = mine.bid if hasattr(mine, "bid") else mine.ask
+                assert lo <= x <= hi
+
+
+def test_cli_rejects_out_of_support_with_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(_outside_buyer()))
+    res = CliRunner().invoke(app, ["clear", "district", str(path)])
+    assert res.exit_code == 2
+    assert "buyers[1].bid" in res.output

@@ -60,3 +60,38 @@ def test_bad_input() -> None:
             }
         )
     assert exc.value.field == "conflicts[0][1]"
+
+
+def test_trust_declares_no_prior() -> None:
+    """TRUST is prior-free: a report has no support to leave (a ``distribution`` key is an
+    unknown field), and it is individually rational for every non-negative report."""
+    with pytest.raises(InvalidInput) as exc:
+        Instance.parse(
+            {
+                "sellers": [{"id": "s", "ask": 1.0}],
+                "buyers": [
+                    {
+                        "id": "b",
+                        "bid": 1.0,
+                        "distribution": {"type": "uniform", "low": 2, "high": 12},
+                    }
+                ],
+            }
+        )
+    assert exc.value.field.startswith("buyers[0].distribution")
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        n, m = int(rng.integers(2, 9)), int(rng.integers(2, 7))
+        inst = Instance.parse(
+            {
+                "sellers": [
+                    {"id": f"s{k}", "ask": float(a)} for k, a in enumerate(rng.exponential(50, m))
+                ],
+                "buyers": [
+                    {"id": f"b{k}", "bid": float(b)} for k, b in enumerate(rng.exponential(50, n))
+                ],
+            }
+        )
+        out = clear(inst)
+        for pid, value in out.values.items():
+            assert value - out.payments[pid] >= -1e-9

@@ -34,16 +34,21 @@ Propositions 10–11): the run without the agent gives, round by round, the virt
 virtual ask (seller) the agent would need to be chosen; the best of these thresholds is turned into
 a bid/ask by the inverse of the (ironed) virtual value. A winning buyer pays ``r_n c_n``; a winning
 seller receives ``p_m``. Losers pay nothing.
+
+Reports must lie in the support of the declared distribution (rejected otherwise, see
+:class:`Instance`). The greedy and its reruns run compiled (:mod:`._district_kernels`; Python twin
+:class:`_State`); ``clear(instance, engine="reference")`` runs the literal transcription
+(:mod:`.district_reference`) instead, with identical outcomes.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-import networkx as nx
 import numpy as np
 from pydantic import model_validator
 
@@ -58,7 +63,10 @@ from specmarket.core import (
     require_spectrum_market,
 )
 from specmarket.core.spec import scalar_grid
-from specmarket.distributions import Distribution, DistributionField
+from specmarket.distributions import Distribution, DistributionField, Uniform
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Variant = Literal["budget-balanced", "profit"]
 
@@ -68,11 +76,18 @@ Variant = Literal["budget-balanced", "profit"]
 # --------------------------------------------------------------------------------------------------
 
 
+def support(dist: Distribution) -> tuple[float, float]:
+    """``(low, high)`` of ``dist`` (``high`` may be ``inf``): the reports it admits."""
+    lo, hi = dist.support
+    return float(lo), float(hi)
+
+
 def buyer_phi(dist: Distribution, x: float) -> float:
     """Ironed buyer virtual value ``φ̄(x)`` (seed 003 eq. (14); Myerson ironing if irregular).
 
     As everywhere in :mod:`specmarket.distributions`, reports outside the support are clipped
-    into it, so ``φ̄`` is flat below ``low`` and above ``high``.
+    into it, so ``φ̄`` is flat below ``low`` and above ``high`` (reached only with
+    ``outside_support="clip"``; by default such reports are rejected, see :class:`Instance`).
     """
     return float(dist.buyer.ironed_virtual_value(x))
 
@@ -116,11 +131,22 @@ class Buyer(Model):
     distribution: DistributionField
 
 
+OutsideSupport = Literal["reject", "clip"]
+
+
 class Instance(Model):
-    """A District-D market (JSON format of issue 4).
+    """A District-D market (JSON format: ``docs/district.md``).
 
     ``conflicts`` lists pairs of buyer ids that may not share a channel; ``eligible`` (optional)
     maps a buyer id to the seller ids it may buy from (default: every seller).
+
+    ``outside_support``: what to do with a bid or ask outside the support ``[low, high]`` of the
+    participant's declared distribution. ``"reject"`` (default) raises :class:`InvalidInput`
+    naming the report: Myerson's virtual values (seed 003 eqs. (13)–(14)) are defined only on the
+    support, and a report outside it breaks individual rationality (a buyer bidding 1 under a
+    ``U[2, 12]`` prior would be treated as bidding 2 and could pay 2). ``"clip"`` treats such a
+    report as the nearest end of the support (individual rationality then holds only for true
+    values inside the support).
     """
 
     variant: Variant = "budget-balanced"
@@ -128,9 +154,11 @@ class Instance(Model):
     buyers: tuple[Buyer, ...]
     conflicts: tuple[tuple[Id, Id], ...] = ()
     eligible: dict[Id, tuple[Id, ...]] | None = None
+    outside_support: OutsideSupport = "reject"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        check_reports(self)
         buyer_ids, seller_ids = require_spectrum_market(self.buyers, self.sellers, self.conflicts)
         if self.eligible is not None:
             for bid, sellers in self.eligible.items():
@@ -142,6 +170,26 @@ class Instance(Model):
                 if len(set(sellers)) != len(sellers):
                     raise InvalidInput(f"eligible.{bid}", list(sellers), "duplicate seller id")
         return self
+
+
+def check_reports(instance: Instance) -> None:
+    """Raise :class:`InvalidInput` for the first bid or ask outside its distribution's support,
+    unless ``instance.outside_support == "clip"`` (see :class:`Instance`)."""
+    if instance.outside_support == "clip":
+        return
+    reports = [(f"buyers[{k}].bid", b.bid, b.distribution) for k, b in enumerate(instance.buyers)]
+    reports += [
+        (f"sellers[{k}].ask", s.ask, s.distribution) for k, s in enumerate(instance.sellers)
+    ]
+    for name, x, dist in reports:
+        lo, hi = support(dist)
+        if not lo <= x <= hi:
+            raise InvalidInput(
+                name,
+                x,
+                f"outside the support [{lo:g}, {hi:g}] of its distribution (virtual values are"
+                " defined only there; set outside_support to 'clip' to clip it)",
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,6 +215,12 @@ class Market:
         ``(N, M)`` ``eligible[n, m]``: buyer ``n`` may use seller ``m``'s channel.
     profit
         ``True``: Algorithm 10 (``Δ ≥ 0``); ``False``: Algorithm 7 (``γ + Δ ≥ 0``).
+
+    Derived (computed once, lazily where only one implementation needs them): ``order`` sellers
+    by ``(ψ, index)`` and ``rank`` its inverse; per buyer its eligible sellers as a bit set over
+    that ranking, as ``uint64`` words (``eligible_words``, compiled path) or a Python ``int``
+    (``eligible_bits``, Python twin); the conflict graph as CSR arrays (``nbr_ptr``, ``nbr_idx``)
+    or tuples (``neighbors``).
     """
 
     phi: np.ndarray
@@ -177,8 +231,6 @@ class Market:
     profit: bool = False
     order: np.ndarray = field(init=False)
     rank: np.ndarray = field(init=False)
-    eligible_bits: tuple[int, ...] = field(init=False)
-    neighbors: tuple[tuple[int, ...], ...] = field(init=False)
 
     def __post_init__(self) -> None:
         phi = np.asarray(self.phi, dtype=float)
@@ -205,12 +257,6 @@ class Market:
         ):
             val.setflags(write=False)
             object.__setattr__(self, name, val)
-        # per buyer: usable sellers as a bit set over the (ψ, index) ranking, and neighbours
-        bits = tuple(sum(1 << int(rank[i]) for i in np.flatnonzero(row)) for row in eligible)
-        object.__setattr__(self, "eligible_bits", bits)
-        object.__setattr__(
-            self, "neighbors", tuple(tuple(int(k) for k in np.flatnonzero(row)) for row in conflict)
-        )
 
     @property
     def n_buyers(self) -> int:
@@ -219,6 +265,62 @@ class Market:
     @property
     def n_sellers(self) -> int:
         return int(self.psi.size)
+
+    @cached_property
+    def _packed(self) -> np.ndarray:
+        """``(N, 8W)`` bytes: the eligibility rows in rank order, little-endian bit order."""
+        n, m = self.eligible.shape
+        words = max(1, -(-m // 64))
+        ranked = np.zeros((n, 64 * words), dtype=bool)
+        ranked[:, :m] = self.eligible[:, self.order]
+        return np.packbits(ranked, axis=1, bitorder="little")
+
+    @cached_property
+    def eligible_words(self) -> np.ndarray:
+        """``(N, W)`` ``uint64``: bit ``p`` of word ``p // 64`` is set iff the buyer may use the
+        seller of rank ``p`` (compiled path)."""
+        return np.ascontiguousarray(self._packed.view("<u8").astype(np.uint64))
+
+    @cached_property
+    def eligible_bits(self) -> tuple[int, ...]:
+        """The same bit sets as Python ``int`` (Python twin)."""
+        return tuple(int.from_bytes(row.tobytes(), "little") for row in self._packed)
+
+    @cached_property
+    def _csr(self) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.nonzero(self.conflict)
+        ptr = np.zeros(self.n_buyers + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=self.n_buyers), out=ptr[1:])
+        return ptr, cols.astype(np.int64)
+
+    @property
+    def nbr_ptr(self) -> np.ndarray:
+        """CSR row pointers of the conflict graph: buyer ``k``'s neighbours are
+        ``nbr_idx[nbr_ptr[k] : nbr_ptr[k + 1]]``."""
+        return self._csr[0]
+
+    @property
+    def nbr_idx(self) -> np.ndarray:
+        """CSR column indices of the conflict graph (see :attr:`nbr_ptr`)."""
+        return self._csr[1]
+
+    @cached_property
+    def neighbors(self) -> tuple[tuple[int, ...], ...]:
+        """Conflict neighbours per buyer as tuples (Python twin)."""
+        ptr, idx = self._csr
+        flat = idx.tolist()
+        return tuple(tuple(flat[ptr[k] : ptr[k + 1]]) for k in range(self.n_buyers))
+
+    @cached_property
+    def psi_ranked(self) -> np.ndarray:
+        """Virtual asks in rank order (``psi[order]``)."""
+        return np.ascontiguousarray(self.psi[self.order])
+
+    @cached_property
+    def rphi(self) -> np.ndarray:
+        """``r_n φ_n`` per buyer (the first term of eq. (30))."""
+        out: np.ndarray = self.demand * self.phi
+        return out
 
 
 @dataclass(frozen=True)
@@ -248,7 +350,7 @@ class _State:
         self.market = market
         n = market.n_buyers
         self.psi_r: list[float] = [float(x) for x in market.psi[market.order]]
-        self.rphi: list[float] = [float(x) for x in market.demand * market.phi]
+        self.rphi: list[float] = [float(x) for x in market.rphi]
         self.r: list[int] = [int(x) for x in market.demand]
         self.usable: list[int] = list(market.eligible_bits)
         self.sold = 0
@@ -310,18 +412,6 @@ class _State:
         self.cost1[k] = c1
         self.score[k] = self.rphi[k] - c if self.active[k] else -math.inf
 
-    def same_future(self, other: _State, n: int) -> bool:
-        """Whether the run from ``self`` (without ``n``) makes the same choices as from ``other``:
-        same sold channels, same active buyers, same usable channels for them and for ``n``."""
-        if self.sold != other.sold or self.active != other.active:
-            return False
-        if self.usable == other.usable:
-            return True
-        mine, theirs = self.usable, other.usable
-        if mine[n] != theirs[n]:
-            return False
-        return all(mine[k] == theirs[k] for k, a in enumerate(self.active) if a)
-
     def apply(self, buyer: int, bits: int, delta: float) -> None:
         """Add transaction ``(S, buyer)`` (``bits`` = ranked positions of ``S`` as a bit set)."""
         m = self.market
@@ -366,6 +456,8 @@ class _State:
 
     def step(self) -> tuple[int, float] | None:
         """``MaxMarginalRev(T)``: the best buyer and its ``Δ``, or ``None`` if none is feasible."""
+        if self.score.size == 0:
+            return None
         k = int(np.argmax(self.score))  # first maximum: ties to the buyer listed first
         best = float(self.score[k])
         if best == -math.inf:
@@ -412,6 +504,52 @@ def _run(
         state.apply(buyer, bits, delta)
 
 
+def _kernels() -> Any:
+    """The compiled kernels (imported on first use: numba is slow to import)."""
+    from specmarket.mechanisms import _district_kernels
+
+    return _district_kernels
+
+
+def _transactions(
+    market: Market,
+    buyers: np.ndarray,
+    picks: np.ndarray,
+    deltas: np.ndarray,
+    gammas: np.ndarray,
+) -> list[Transaction]:
+    """The kernels' trace (seller sets as ``uint64`` bit-set rows) as :class:`Transaction` s."""
+    if buyers.size == 0:
+        return []
+    bits = np.unpackbits(picks.astype("<u8").view(np.uint8), axis=1, bitorder="little")
+    order = market.order
+    out = []
+    for t in range(buyers.size):
+        ranks = np.flatnonzero(bits[t, : market.n_sellers])
+        sellers = tuple(sorted(int(order[p]) for p in ranks))
+        out.append(Transaction(int(buyers[t]), sellers, float(deltas[t]), float(gammas[t])))
+    return out
+
+
+def _full_run(
+    market: Market, skip_buyer: int, skip_rank: int, with_thresholds: bool
+) -> tuple[list[Transaction], np.ndarray]:
+    k = _kernels()
+    buyers, picks, deltas, gammas, thr = k.full_run(
+        market.eligible_words,
+        market.demand,
+        market.rphi,
+        market.psi_ranked,
+        market.profit,
+        market.nbr_ptr,
+        market.nbr_idx,
+        skip_buyer,
+        skip_rank,
+        with_thresholds,
+    )
+    return _transactions(market, buyers, picks, deltas, gammas), thr
+
+
 def determine_winners(
     market: Market, skip_buyer: int | None = None, skip_seller: int | None = None
 ) -> list[Transaction]:
@@ -419,33 +557,27 @@ def determine_winners(
 
     ``skip_buyer`` / ``skip_seller`` run the market without that agent (line 1 of Algorithms
     11–12). Returns the transactions ``((S_1, j_1), …, (S_k, j_k))`` in the order they were added.
+    Compiled (:mod:`._district_kernels`); the Python twin is :func:`_determine_winners_python`.
     """
+    rank = -1 if skip_seller is None else int(market.rank[skip_seller])
+    return _full_run(market, -1 if skip_buyer is None else skip_buyer, rank, False)[0]
+
+
+def _determine_winners_python(
+    market: Market, skip_buyer: int | None = None, skip_seller: int | None = None
+) -> list[Transaction]:
+    """Python twin of :func:`determine_winners` (same operations, Python-int bit sets)."""
     return _run(_State(market, skip_buyer, skip_seller), None).trace
 
 
-def _buyer_rounds(
-    state: _State, n: int, snaps: Sequence[_State] = (), trace: Sequence[Transaction] = ()
-) -> float:
+def _buyer_rounds(state: _State, n: int) -> float:
     """Finish the run without buyer ``n`` from ``state``; the least virtual value ``φ_n`` that
-    would have made ``n`` chosen in one of the remaining rounds (Algorithm 11 lines 3–9).
-
-    ``snaps``/``trace``: the full run's snapshots and transactions, when ``state`` was taken from
-    the snapshot of the round in which ``n`` won. Once the run without ``n`` reaches a state in
-    which it makes the same choices as the full run (:meth:`_State.same_future`), the rest is read
-    off the full run's snapshots instead of being simulated.
-    """
+    would have made ``n`` chosen in one of the remaining rounds (Algorithm 11 lines 3–9)."""
     r = float(state.market.demand[n])
-    profit = state.market.profit
     best = math.inf
-    merged_at: int | None = None
 
     def on_round(st: _State, t: Transaction | None) -> bool:
-        nonlocal best, merged_at
-        if snaps:
-            p = len(st.trace) + 1  # the full run has n's transaction too
-            if p < len(snaps) and st.same_future(snaps[p], n):
-                merged_at = p
-                return True
+        nonlocal best
         c = float(st.cost[n])
         if c == math.inf:
             # usable sets only shrink: once n cannot get r_n channels it never can again
@@ -454,25 +586,8 @@ def _buyer_rounds(
         best = min(best, (target + c) / r)
         return False
 
-    end = _run(state, on_round)
-    if merged_at is None:
-        return best
-    gamma = end.gamma
-    for i in range(merged_at, len(trace)):
-        c = snaps[i].row_costs(n)[0]
-        delta = trace[i].delta
-        if not (delta >= 0.0 if profit else gamma + delta >= 0.0):
-            return min(best, ((0.0 if profit else -gamma) + c) / r) if c < math.inf else best
-        if c < math.inf:
-            best = min(best, (delta + c) / r)
-        gamma += delta
-    # the full run stopped; the run without n has the same state but its own γ
-    rest = snaps[len(trace)].copy()
-    rest.gamma = gamma
-    rest.observer = n
-    rest._update(n)
-    snaps_off: Sequence[_State] = ()
-    return min(best, _buyer_rounds(rest, n, snaps_off))
+    _run(state, on_round)
+    return best
 
 
 def _seller_rounds(state: _State, m: int) -> float:
@@ -481,7 +596,7 @@ def _seller_rounds(state: _State, m: int) -> float:
     ``max_j r_j φ_j − C^{−m}_j − Δ_l`` over active buyers ``j`` that may use ``m``, where
     ``C^{−m}_j`` is the cost of ``j``'s best ``r_j − 1`` other channels (Algorithm 8, Lemma 3)."""
     mk = state.market
-    rphi = mk.demand * mk.phi
+    rphi = mk.rphi
     elig = mk.eligible[:, m]
     best = -math.inf
 
@@ -506,7 +621,7 @@ def buyer_threshold(market: Market, n: int) -> float:
     rerun without ``n``; in round ``l`` it would be chosen iff ``r_n φ − C_n(T_{l−1}) ≥ Δ_l``
     (line 4; ``C_n`` = cost of its Algorithm-9 set), after the last round iff
     ``r_n φ − C_n(T_k) ≥ 0`` (Alg. 10) or ``≥ −γ_k`` (Alg. 7) (line 8). Simple version (one
-    rerun from scratch); :func:`critical_thresholds` computes all of them faster.
+    Python rerun from scratch); :func:`critical_thresholds` computes all of them faster.
     """
     return _buyer_rounds(_State(market, n, None), n)
 
@@ -517,6 +632,7 @@ def seller_threshold(market: Market, m: int) -> float:
     Algorithm 12 / proof of Proposition 11 in virtual space: rerun without ``m``; in round ``l``
     it would be chosen with buyer ``j`` iff ``r_j φ_j − ψ_m − C^{−m}_j(T_{l−1}) ≥ Δ_l`` (line 4,
     Algorithm 8's set, Lemma 3), after the last round iff the left side is ``≥ 0`` / ``≥ −γ_k``.
+    Python rerun from scratch (the twin of ``_district_kernels.seller_rerun``).
     """
     return _seller_rounds(_State(market, None, m), m)
 
@@ -530,40 +646,85 @@ class Thresholds:
     seller: dict[int, float]
 
 
-def critical_thresholds(market: Market) -> Thresholds:
-    """All critical virtual values at once (the fast path behind :func:`clear`).
+Engine = Literal["fast", "reference"]
 
-    The run without a winning buyer coincides with the full run until the round in which that
-    buyer won (removing an agent that is not chosen changes no earlier choice). So the full run
-    keeps, before each round, a snapshot of its state; a buyer's threshold over the earlier rounds
-    is read off the buyer's own set costs there, and its rerun starts from the snapshot of its
-    round. Sellers are rerun from the start (a seller's presence changes other buyers' sets).
+
+def critical_thresholds(market: Market, engine: Engine = "fast") -> Thresholds:
+    """All critical virtual values at once (behind :func:`clear`).
+
+    ``engine="fast"``: compiled (:mod:`._district_kernels`). The run without a winning buyer
+    coincides with the full run until the round in which that buyer won (removing an agent that is
+    not chosen changes no earlier choice), so its rerun starts from a copy of the full run's state
+    at that round, and its candidates of the earlier rounds are read off the full run itself. The
+    run without a sold seller starts from scratch (a seller's presence changes other buyers'
+    sets). ``engine="reference"``: the literal transcription (:mod:`.district_reference`).
     """
+    if engine == "reference":
+        return _thresholds_reference(market)
+    if engine != "fast":
+        raise InvalidInput("engine", engine, "must be 'fast' or 'reference'")
+    trace, thr = _full_run(market, -1, -1, True)
+    buyer = {t.buyer: float(y) for t, y in zip(trace, thr, strict=True)}
+    k = _kernels()
+    seller: dict[int, float] = {}
+    for i in sorted({i for t in trace for i in t.sellers}):
+        seller[i] = float(
+            k.seller_rerun(
+                int(market.rank[i]),
+                market.eligible_words,
+                np.ascontiguousarray(market.eligible[:, i]),
+                market.demand,
+                market.rphi,
+                market.psi_ranked,
+                market.profit,
+                market.nbr_ptr,
+                market.nbr_idx,
+            )
+        )
+    return Thresholds(tuple(trace), buyer, seller)
+
+
+def _thresholds_python(market: Market) -> Thresholds:
+    """Python twin of :func:`critical_thresholds` (``engine="fast"``): the same one-pass structure
+    and floating-point operations on Python-int bit sets; tests compare the two with ``==``."""
     state = _State(market, None, None)
-    snaps: list[_State] = []
     early = np.full(market.n_buyers, np.inf)
     r = market.demand.astype(float)
+    rerun: dict[int, float] = {}
 
     def on_round(st: _State, t: Transaction | None) -> None:
-        snaps.append(st.copy())
         target = t.delta if t is not None else st.final_target()
         cand = np.where(np.asarray(st.active), (target + st.cost) / r, np.inf)
         if t is not None:
             cand[t.buyer] = np.inf  # its own round is taken from its rerun
         np.minimum(early, cand, out=early)
+        if t is not None:
+            sub = st.copy()
+            sub.active[t.buyer] = False
+            sub.score[t.buyer] = -math.inf
+            sub.observer = t.buyer
+            rerun[t.buyer] = _buyer_rounds(sub, t.buyer)
 
     _run(state, on_round)
     trace = tuple(state.trace)
-    buyer: dict[int, float] = {}
-    for ell, t in enumerate(trace):
-        st = snaps[ell].copy()
-        st.active[t.buyer] = False
-        st.score[t.buyer] = -math.inf
-        st.observer = t.buyer
-        buyer[t.buyer] = min(float(early[t.buyer]), _buyer_rounds(st, t.buyer, snaps, trace))
+    buyer = {t.buyer: min(float(early[t.buyer]), rerun[t.buyer]) for t in trace}
     sold = sorted({i for t in trace for i in t.sellers})
-    seller = {i: seller_threshold(market, i) for i in sold}
-    return Thresholds(trace, buyer, seller)
+    return Thresholds(trace, buyer, {i: seller_threshold(market, i) for i in sold})
+
+
+def _thresholds_reference(market: Market) -> Thresholds:
+    """:class:`Thresholds` from the literal transcription (:mod:`.district_reference`)."""
+    from specmarket.mechanisms import district_reference as ref
+
+    lit = ref.winner_determination(market)
+    trace, gamma = [], 0.0
+    for t in lit:
+        trace.append(Transaction(t.buyer, t.sellers, t.delta, gamma))
+        gamma += t.delta
+    buyer = {t.buyer: ref.buyer_virtual_threshold(market, t.buyer) for t in lit}
+    sold = sorted(ref.sold(lit))
+    seller = {i: ref.seller_virtual_threshold(market, i) for i in sold}
+    return Thresholds(tuple(trace), buyer, seller)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -582,16 +743,23 @@ class Prepared:
 
 
 def prepare(instance: Instance) -> Prepared:
-    """Compute virtual values, the conflict matrix and the eligibility matrix of ``instance``."""
+    """Compute virtual values, the conflict matrix and the eligibility matrix of ``instance``.
+
+    Reports are checked against the supports again (:func:`check_reports`): ``model_copy``
+    does not re-run the validators.
+    """
+    check_reports(instance)
     buyers, sellers = instance.buyers, instance.sellers
     bd = tuple(b.distribution for b in buyers)
     sd = tuple(s.distribution for s in sellers)
     bidx = {b.id: k for k, b in enumerate(buyers)}
     sidx = {s.id: k for k, s in enumerate(sellers)}
     n, m = len(buyers), len(sellers)
-    conflict = nx.to_numpy_array(
-        conflict_graph(instance), nodelist=[b.id for b in buyers], dtype=bool, weight=None
-    )
+    conflict = np.zeros((n, n), dtype=bool)
+    if instance.conflicts:
+        pairs = np.array([(bidx[u], bidx[v]) for u, v in instance.conflicts], dtype=np.int64)
+        conflict[pairs[:, 0], pairs[:, 1]] = True
+        conflict[pairs[:, 1], pairs[:, 0]] = True
     if instance.eligible is None:
         eligible = np.ones((n, m), dtype=bool)
     else:
@@ -610,9 +778,11 @@ def prepare(instance: Instance) -> Prepared:
     return Prepared(instance, market, bd, sd)
 
 
-def conflict_graph(instance: Instance) -> nx.Graph:
+def conflict_graph(instance: Instance) -> nx.Graph[str]:
     """The conflict graph ``G`` of ``instance`` as a :mod:`networkx` graph on buyer ids."""
-    graph = nx.Graph()
+    import networkx as nx
+
+    graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(b.id for b in instance.buyers)
     graph.add_edges_from(instance.conflicts)
     return graph
@@ -632,12 +802,22 @@ def _with_ask(prep: Prepared, m: int, ask: float) -> Market:
     return Market(mk.phi, psi, mk.demand, mk.conflict, mk.eligible, mk.profit)
 
 
-def _buyer_wins(market: Market, n: int) -> bool:
-    return any(t.buyer == n for t in determine_winners(market))
+def _winners(market: Market, engine: Engine) -> list[Transaction]:
+    if engine == "reference":
+        from specmarket.mechanisms import district_reference as ref
+
+        return [
+            Transaction(t.buyer, t.sellers, t.delta, 0.0) for t in ref.winner_determination(market)
+        ]
+    return determine_winners(market)
 
 
-def _seller_wins(market: Market, m: int) -> bool:
-    return any(m in t.sellers for t in determine_winners(market))
+def _buyer_wins(market: Market, n: int, engine: Engine = "fast") -> bool:
+    return any(t.buyer == n for t in _winners(market, engine))
+
+
+def _seller_wins(market: Market, m: int, engine: Engine = "fast") -> bool:
+    return any(m in t.sellers for t in _winners(market, engine))
 
 
 #: Relative width above which an interval of reports with the same (ironed) virtual value counts as
@@ -645,12 +825,15 @@ def _seller_wins(market: Market, m: int) -> bool:
 _FLAT = 1e-6
 
 
-def critical_bid(prep: Prepared, n: int, threshold: float | None = None) -> float:
+def critical_bid(
+    prep: Prepared, n: int, threshold: float | None = None, engine: Engine = "fast"
+) -> float:
     """Critical per-channel bid ``c_n`` of winning buyer ``n``: ``inf{b : n wins}``.
 
     The virtual threshold ``y*`` of :func:`buyer_threshold` is inverted through ``φ̄_n``. Where
     ``φ̄_n`` is flat at level ``y*`` (ironing), whether the flat interval wins depends on the
-    tie-breaking, so one extra run inside the interval decides between its two ends.
+    tie-breaking, so one extra run (of ``engine``'s winner determination) inside the interval
+    decides between its two ends.
     """
     y = buyer_threshold(prep.market, n) if threshold is None else threshold
     dist = prep.buyer_dists[n]
@@ -661,10 +844,12 @@ def critical_bid(prep: Prepared, n: int, threshold: float | None = None) -> floa
     if not hi - lo > _FLAT * (1.0 + abs(lo)):
         return float(price)
     mid = 0.5 * (lo + hi)
-    return float(lo) if _buyer_wins(_with_bid(prep, n, mid), n) else float(hi)
+    return float(lo) if _buyer_wins(_with_bid(prep, n, mid), n, engine) else float(hi)
 
 
-def critical_ask(prep: Prepared, m: int, threshold: float | None = None) -> float:
+def critical_ask(
+    prep: Prepared, m: int, threshold: float | None = None, engine: Engine = "fast"
+) -> float:
     """Critical ask ``p_m`` of winning seller ``m``: ``sup{a : m sells}``.
 
     The virtual threshold ``z*`` of :func:`seller_threshold` is inverted through ``ψ̄_m``; a flat
@@ -679,14 +864,21 @@ def critical_ask(prep: Prepared, m: int, threshold: float | None = None) -> floa
     if not hi - lo > _FLAT * (1.0 + abs(hi)):
         return float(price)
     mid = 0.5 * (lo + hi)
-    return float(hi) if _seller_wins(_with_ask(prep, m, mid), m) else float(lo)
+    return float(hi) if _seller_wins(_with_ask(prep, m, mid), m, engine) else float(lo)
 
 
-def clear(instance: Instance) -> Outcome:
-    """Clear a District-D market: winners by Algorithm 7 or 10, critical-value prices."""
+def clear(instance: Instance, engine: Engine = "fast") -> Outcome:
+    """Clear a District-D market: winners by Algorithm 7 or 10, critical-value prices.
+
+    ``engine="fast"`` (default) runs the compiled kernels; ``engine="reference"`` the literal
+    transcription of the appendix's algorithms (:mod:`.district_reference`, slow). Both give the
+    same outcome (the tests compare them exactly).
+    """
+    if engine not in ("fast", "reference"):
+        raise InvalidInput("engine", engine, "must be 'fast' or 'reference'")
     prep = prepare(instance)
     market = prep.market
-    th = critical_thresholds(market)
+    th = critical_thresholds(market, engine)
     trace = th.trace
     buyers, sellers = instance.buyers, instance.sellers
     alloc: dict[str, Any] = {b.id: [] for b in buyers}
@@ -699,13 +891,13 @@ def clear(instance: Instance) -> Outcome:
         alloc[b.id] = [sellers[i].id for i in t.sellers]
         for i in t.sellers:
             sold.setdefault(i, []).append(b.id)
-        price = critical_bid(prep, t.buyer, th.buyer[t.buyer])
+        price = critical_bid(prep, t.buyer, th.buyer[t.buyer], engine)
         pay[b.id] = b.demand * price
         vals[b.id] = b.demand * b.bid
     for i, holders in sorted(sold.items()):
         s = sellers[i]
         alloc[s.id] = holders
-        pay[s.id] = -critical_ask(prep, i, th.seller[i])
+        pay[s.id] = -critical_ask(prep, i, th.seller[i], engine)
         vals[s.id] = -s.ask
     virtual = math.fsum(t.delta for t in trace)
     return Outcome(
@@ -764,22 +956,20 @@ def random_instance(rng: np.random.Generator, variant: Variant | None = None) ->
     multi = bool(rng.random() < 0.5)
     var: Variant = variant or ("profit" if rng.random() < 0.5 else "budget-balanced")
 
-    def dist() -> dict[str, Any]:
+    def dist() -> Uniform:
         lo, hi = _UNIFORMS[int(rng.integers(len(_UNIFORMS)))]
-        return {"type": "uniform", "low": lo, "high": hi}
+        return Uniform(lo, hi)
 
     sellers = []
     for k in range(m):
         d = dist()
-        sellers.append(
-            Seller(id=f"s{k}", ask=float(rng.uniform(d["low"], d["high"])), distribution=d)
-        )
+        sellers.append(Seller(id=f"s{k}", ask=float(rng.uniform(d.low, d.high)), distribution=d))
     buyers = []
     for k in range(n):
         d = dist()
         r = int(rng.integers(1, min(2, m) + 1)) if multi else 1
         buyers.append(
-            Buyer(id=f"b{k}", bid=float(rng.uniform(d["low"], d["high"])), demand=r, distribution=d)
+            Buyer(id=f"b{k}", bid=float(rng.uniform(d.low, d.high)), demand=r, distribution=d)
         )
     p = float(rng.uniform(0, 0.7))
     conflicts = tuple(
@@ -799,17 +989,30 @@ def random_instance(rng: np.random.Generator, variant: Variant | None = None) ->
     )
 
 
+def _admissible(points: list[float], dist: Distribution, mode: OutsideSupport) -> list[float]:
+    """Misreports the instance admits: clipped into the support unless reports are clipped
+    anyway (``mode == "clip"``), without repeats, in the given order."""
+    if mode == "reject":
+        lo, hi = support(dist)
+        points = [min(max(x, lo), hi) for x in points]
+    return list(dict.fromkeys(points))
+
+
 def deviations(
     instance: Instance, pid: str, rng: np.random.Generator
 ) -> Iterator[tuple[str, Instance]]:
     """Misreports of ``pid``: bid/ask on a grid over [0, 13], next to the truth and next to the
-    other reports, and random points. Demands are not misreported (the seed takes them as known).
+    other reports, and random points, kept inside the support of ``pid``'s distribution (the
+    reports the instance admits by default). Demands are not misreported (the seed takes them as
+    known).
     """
     buyers, sellers = list(instance.buyers), list(instance.sellers)
     others = [b.bid for b in buyers if b.id != pid] + [s.ask for s in sellers if s.id != pid]
+    mode = instance.outside_support
     for k, b in enumerate(buyers):
         if b.id == pid:
-            for x in scalar_grid(b.bid, 0.0, 13.0, 6, 3, rng) + [o + 1e-6 for o in others]:
+            pts = scalar_grid(b.bid, 0.0, 13.0, 6, 3, rng) + [o + 1e-6 for o in others]
+            for x in _admissible(pts, b.distribution, mode):
                 nb = list(buyers)
                 nb[k] = b.model_copy(update={"bid": float(x)})
                 yield f"bid={x:.6g}", instance.model_copy(update={"buyers": tuple(nb)})
@@ -817,7 +1020,7 @@ def deviations(
     for k, s in enumerate(sellers):
         if s.id == pid:
             pts = scalar_grid(s.ask, 0.0, 13.0, 6, 3, rng) + [max(o - 1e-6, 0.0) for o in others]
-            for x in pts:
+            for x in _admissible(pts, s.distribution, mode):
                 ns = list(sellers)
                 ns[k] = s.model_copy(update={"ask": float(x)})
                 yield f"ask={x:.6g}", instance.model_copy(update={"sellers": tuple(ns)})

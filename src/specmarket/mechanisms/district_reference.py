@@ -4,7 +4,10 @@ Kept as the reference that the fast implementation in :mod:`specmarket.mechanism
 tested against and benchmarked with. Nothing is incremental: every round recomputes every buyer's
 seller set from scratch (Algorithm 9), every pricing rerun starts from an empty transaction list
 (Algorithms 11–12, line 1), and the seller pricing builds Algorithm 8's set for every buyer. The
-complexity is the seed's ``O(M²N³ + M³N²)`` (Appendix B.2). Same tie-breaking as the fast version.
+complexity is the seed's ``O(M²N³ + M³N²)`` (Appendix B.2). Same tie-breaking as the fast version,
+and the same summation order: every sum of virtual asks ``Σ ψ_i`` is taken in increasing order
+(:func:`_psi_sum`), as the fast path adds the cheapest channels first, so that both give
+bit-for-bit the same marginal revenues and thresholds and the tests can compare them exactly.
 This module defines no ``SPEC``: it is not a separate mechanism.
 """
 
@@ -27,6 +30,15 @@ class RefTransaction:
 
 def _rank_key(market: Market, i: int) -> tuple[float, int]:
     return (float(market.psi[i]), i)
+
+
+def _psi_sum(market: Market, sellers: list[int]) -> float:
+    """``Σ_{i ∈ sellers} ψ_i``, added in increasing ``ψ`` (floating-point addition is not
+    associative; this is the fast path's order)."""
+    total = 0.0
+    for x in sorted(float(market.psi[i]) for i in sellers):
+        total += x
+    return total
 
 
 def tradable(
@@ -53,8 +65,8 @@ def sold(trans: list[RefTransaction]) -> set[int]:
 def delta(market: Market, trans: list[RefTransaction], sellers: tuple[int, ...], n: int) -> float:
     """Eq. (30): ``Δ_{S,n}(T) = r_n φ_n − Σ_{i∈S, i∉T^s} ψ_i``."""
     ts = sold(trans)
-    return float(market.demand[n]) * float(market.phi[n]) - sum(
-        float(market.psi[i]) for i in sellers if i not in ts
+    return float(market.demand[n]) * float(market.phi[n]) - _psi_sum(
+        market, [i for i in sellers if i not in ts]
     )
 
 
@@ -135,7 +147,7 @@ def buyer_virtual_threshold(market: Market, n: int) -> float:
         target = trans[ell].delta if ell < len(trans) else (0.0 if market.profit else -gamma)
         if s is not None:
             ts = sold(prefix)
-            cost = sum(float(market.psi[i]) for i in s if i not in ts)
+            cost = _psi_sum(market, [i for i in s if i not in ts])
             c = min(c, (target + cost) / r)
         if ell < len(trans):
             gamma += trans[ell].delta
@@ -159,7 +171,7 @@ def seller_virtual_threshold(market: Market, m: int) -> float:
             s = construct_s_star_alg8(market, prefix, m, j)
             if s is None:
                 continue
-            rest = sum(float(market.psi[i]) for i in s if i != m and i not in ts)
+            rest = _psi_sum(market, [i for i in s if i != m and i not in ts])
             p = max(p, float(market.demand[j]) * float(market.phi[j]) - rest - target)
         if ell < len(trans):
             gamma += trans[ell].delta
