@@ -5,8 +5,9 @@ or, failing that, in the user's cache directory; when neither is writable — a 
 with no writable ``HOME``, a container, a shared cluster node — numba raises ``RuntimeError:
 cannot cache function ...`` at import, so every command that touches a kernel would crash.
 
-Every kernel module imports :data:`CACHE` from here *before* numba and decorates with
-``@njit(cache=CACHE)``. Importing this module runs :func:`configure` once: it changes nothing
+Every kernel module imports :data:`CACHE` from here and decorates with ``@njit(cache=CACHE)``
+(numba reads ``NUMBA_CACHE_DIR`` when a cached function is decorated, and :func:`configure`
+reloads numba's configuration if numba was imported first). Importing this module runs :func:`configure` once: it changes nothing
 when the package's own ``__pycache__`` is writable or ``NUMBA_CACHE_DIR`` is already set;
 otherwise it points ``NUMBA_CACHE_DIR`` at the first writable directory among the user cache and
 the system's temporary directory, with one warning; and if none is writable, :data:`CACHE` is

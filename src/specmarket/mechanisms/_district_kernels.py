@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: ``cache=`` of every kernel below (one place, so that a project-wide cache policy replaces one
-#: line).
-_CACHE = True
+# Where (and whether) compiled kernels may be cached: a read-only install or HOME falls back.
+from specmarket._numba_cache import CACHE as _CACHE
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
