@@ -206,7 +206,7 @@ class TypeGrid:
         f[mask] = 1.0
         prod = f.prod(axis=1)  # (R, J)
         scale = 1.0 / (1.0 - self.family.discount)
-        return scale * (self.low + (1.0 - prod) @ self.width)
+        return np.asarray(scale * (self.low + (1.0 - prod) @ self.width), dtype=np.float64)
 
 
 def bandit_value_bruteforce(

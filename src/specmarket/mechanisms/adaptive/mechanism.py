@@ -130,7 +130,9 @@ def snr_chain(low: int, high: int, n_step: int) -> FloatArray:
 def market(low: int, high: int, n_step: int, discount: float, bandwidth: float) -> ScaledArmFamily:
     """The precomputed arm family of an SNR chain (indices ``G_0`` and exit table), cached."""
     return ScaledArmFamily.build(
-        snr_chain(low, high, n_step), capacity(np.arange(low, high + 1), bandwidth), discount
+        snr_chain(low, high, n_step),
+        capacity(np.arange(low, high + 1, dtype=np.float64), bandwidth),
+        discount,
     )
 
 
@@ -270,7 +272,7 @@ def exact_utilities(
         prob = fam.transition[xw, y]
         cols = rows + (y - xw) * strides[winners]
         np.add.at(trans, (rows, cols), prob)
-    return np.linalg.solve(np.eye(size) - fam.discount * trans, reward)
+    return np.asarray(np.linalg.solve(np.eye(size) - fam.discount * trans, reward), np.float64)
 
 
 SPEC = MechanismSpec(

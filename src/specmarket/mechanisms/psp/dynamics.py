@@ -212,7 +212,8 @@ def _naive_allocation(q: np.ndarray, p: np.ndarray, total: float, tie_rule: str)
             return np.where(tied > 0, np.minimum(q, q / np.where(tied > 0, tied, 1) * avail), 0.0)
     ge = (p[None, :] >= p[:, None]).astype(float)
     np.fill_diagonal(ge, 0.0)
-    return np.minimum(q, np.maximum(total - ge @ q, 0.0))
+    out: np.ndarray = np.minimum(q, np.maximum(total - ge @ q, 0.0))
+    return out
 
 
 def _naive_bid_outcome(
@@ -329,8 +330,8 @@ def run_dynamics(
     ids_s = np.arange(n + 1)
     qs = q.copy()
     ps = p.copy()
-    order = np.argsort(-ps, kind="stable")
-    ids_s, qs, ps = ids_s[order], qs[order], ps[order]
+    rank = np.argsort(-ps, kind="stable")
+    ids_s, qs, ps = ids_s[rank], qs[rank], ps[rank]
     bids = np.zeros(n, dtype=np.int64)
     version = 0
     seen = np.full(n + 1, -1)
@@ -367,21 +368,26 @@ def run_dynamics(
             if seen[i] == version:
                 continue  # nothing changed since i last looked: same reply, no move
             val = valuations[i - 1]
+            outcome: Callable[[float, float], tuple[float, float]]
             if engine == "fast":
                 pos = int(np.flatnonzero(ids_s == i)[0])
                 others = Others.from_sorted(np.delete(qs, pos), np.delete(ps, pos), total)
 
-                def outcome(x: float, y: float, o: Others = others) -> tuple[float, float]:
+                def fast_outcome(x: float, y: float, o: Others = others) -> tuple[float, float]:
                     return bid_outcome(x, y, o, tie_rule)
+
+                outcome = fast_outcome
             else:
                 q_o = np.delete(q, i)
                 p_o = np.delete(p, i)
                 others = Others(q_o, p_o, total)
 
-                def outcome(
+                def naive_outcome(
                     x: float, y: float, qo: np.ndarray = q_o, po: np.ndarray = p_o
                 ) -> tuple[float, float]:
                     return _naive_bid_outcome(x, y, qo, po, total, tie_rule)
+
+                outcome = naive_outcome
 
             v, w = best_reply(val, others, epsilon, float(b[i - 1]))
             a_new, c_new = outcome(v, w)

@@ -159,7 +159,8 @@ class _Levels:
         cnt_le = n_items_before[qpos] - st
         sum_le = sum_before[qpos] - self.cq[st]
         total = self.cq[en] - self.cq[st]
-        return (total - sum_le) - e * ((en - st) - cnt_le)
+        out: np.ndarray = (total - sum_le) - e * ((en - st) - cnt_le)
+        return out
 
 
 def _fast_ge(q: np.ndarray, p: np.ndarray, total: float) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +207,8 @@ def _prefix_integral(
     n = len(ps)
     k = np.clip(np.searchsorted(bounds, w, side="right") - 1, 0, max(n - 1, 0))
     qk = bounds[k + 1] - bounds[k]
-    return fb[k] + ps[k] * np.clip(w - bounds[k], 0.0, qk)
+    out: np.ndarray = fb[k] + ps[k] * np.clip(w - bounds[k], 0.0, qk)
+    return out
 
 
 def _fast_split(q: np.ndarray, p: np.ndarray, total: float) -> tuple[np.ndarray, np.ndarray]:
