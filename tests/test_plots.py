@@ -29,7 +29,7 @@ def _labels(fig: Figure) -> list[str]:
     return [a.get_label() for a in [*ax.get_lines(), *ax.collections]]
 
 
-@pytest.mark.slow  # a fresh interpreter importing the experiments stack: seconds on a loaded machine
+@pytest.mark.slow  # a fresh interpreter importing the experiments stack: seconds when loaded
 def test_importing_plots_and_figures_keeps_the_backend() -> None:
     # a fresh interpreter with a backend chosen by the user; pyplot must not be pulled in either
     code = (

@@ -7,8 +7,8 @@ cannot cache function ...`` at import, so every command that touches a kernel wo
 
 Every kernel module imports :data:`CACHE` from here and decorates with ``@njit(cache=CACHE)``
 (numba reads ``NUMBA_CACHE_DIR`` when a cached function is decorated, and :func:`configure`
-reloads numba's configuration if numba was imported first). Importing this module runs :func:`configure` once: it changes nothing
-when the package's own ``__pycache__`` is writable or ``NUMBA_CACHE_DIR`` is already set;
+reloads numba's configuration if numba was imported first). Importing this module runs
+:func:`configure` once: it changes nothing when the package's own ``__pycache__`` is writable or ``NUMBA_CACHE_DIR`` is already set;
 otherwise it points ``NUMBA_CACHE_DIR`` at the first writable directory among the user cache and
 the system's temporary directory, with one warning; and if none is writable, :data:`CACHE` is
 ``False`` (kernels compile on every run instead of crashing), again with one warning.
