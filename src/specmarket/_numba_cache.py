@@ -1,17 +1,18 @@
-"""Where numba may cache compiled kernels, decided before numba is imported.
+"""Where numba may cache compiled kernels.
 
-The compiled kernels use ``@njit(cache=True)``. Numba caches next to the source (``__pycache__``)
-or, failing that, in the user's cache directory; when neither is writable — a read-only install
-with no writable ``HOME``, a container, a shared cluster node — numba raises ``RuntimeError:
-cannot cache function ...`` at import, so every command that touches a kernel would crash.
+The compiled kernels are cached by numba next to the source (``__pycache__``) or, failing that,
+in the user's cache directory; when neither is writable — a read-only install with no writable
+``HOME``, a container, a shared cluster node — numba raises ``RuntimeError: cannot cache
+function ...`` at import, so every command that touches a kernel would crash.
 
 Every kernel module imports :data:`CACHE` from here and decorates with ``@njit(cache=CACHE)``
 (numba reads ``NUMBA_CACHE_DIR`` when a cached function is decorated, and :func:`configure`
 reloads numba's configuration if numba was imported first). Importing this module runs
-:func:`configure` once: it changes nothing when the package's own ``__pycache__`` is writable or ``NUMBA_CACHE_DIR`` is already set;
-otherwise it points ``NUMBA_CACHE_DIR`` at the first writable directory among the user cache and
-the system's temporary directory, with one warning; and if none is writable, :data:`CACHE` is
-``False`` (kernels compile on every run instead of crashing), again with one warning.
+:func:`configure` once: it changes nothing when the package's own ``__pycache__`` is writable
+or ``NUMBA_CACHE_DIR`` is already set; otherwise it points ``NUMBA_CACHE_DIR`` at the first
+writable directory among the user cache and the system's temporary directory, with one warning;
+and if none is writable, :data:`CACHE` is ``False`` (kernels compile on every run instead of
+crashing), again with one warning.
 """
 
 from __future__ import annotations
