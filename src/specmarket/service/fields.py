@@ -218,3 +218,30 @@ def check_partial(model: type[Any], data: Any, prefix: str = "") -> dict[str, An
     except ValidationError as err:
         raise invalid_from_pydantic(err, prefix) from None
     return dict(data)
+
+
+def split_instance(
+    mechanism: str, instance: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, str, dict[str, Any], dict[str, Any]]]]:
+    """Split an instance JSON (the ``specmarket clear`` format) into what the operator sets and
+    what each participant reports: ``(market fields, [(id, role, operator fields, report)])``.
+
+    The inverse of the instance the service exports at close, used to replay a file through the
+    service (``specmarket market upload``) and by the tests.
+    """
+    schema = market_schema(mechanism)
+    if not isinstance(instance, dict):
+        raise InvalidInput("<root>", instance, "must be a JSON object")
+    market = {k: v for k, v in instance.items() if k in schema.market}
+    people: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+    for role in schema.roles.values():
+        entries = instance.get(role.attribute, [])
+        if not isinstance(entries, list):
+            raise InvalidInput(role.attribute, entries, "must be a list")
+        for k, entry in enumerate(entries):
+            if not isinstance(entry, dict) or "id" not in entry:
+                raise InvalidInput(f"{role.attribute}[{k}]", entry, "must be an object with an id")
+            fields = {f: entry[f] for f in role.operator if f in entry}
+            report = {f: entry[f] for f in role.reported if f in entry}
+            people.append((str(entry["id"]), role.role, fields, report))
+    return market, people
