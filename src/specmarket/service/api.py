@@ -429,7 +429,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service: engine, migrations (unless turned off), operator token, routes."""
     settings = Settings() if settings is None else settings
     url = settings.db or default_url()
-    engine = make_engine(url, settings.pool_size)
+    engine = make_engine(url, settings.pool_size, settings.sqlite_synchronous)
     if settings.migrate:
         migrate(engine)
     service = MarketService(engine)

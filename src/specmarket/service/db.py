@@ -22,9 +22,13 @@ Choices
 * Timestamps are stored as Unix seconds (double precision), identical on both databases.
 * JSON is stored as text produced by :func:`json.dumps`, so an outcome is returned byte for byte
   as it was computed (PostgreSQL ``jsonb`` would reorder keys).
-* SQLite runs in WAL mode with ``synchronous=FULL`` (a committed transaction is on disk before the
-  answer is sent) and every transaction starts with ``BEGIN IMMEDIATE`` so that two writers
-  serialise at the start instead of failing at commit; ``busy_timeout`` makes them wait.
+* SQLite runs in WAL mode and every transaction starts with ``BEGIN IMMEDIATE`` so that two
+  writers serialise at the start instead of failing at commit; ``busy_timeout`` makes them wait.
+  ``synchronous=NORMAL`` (the default) writes each commit to the WAL file before the answer is
+  sent, so a committed report survives ``kill -9`` of the server; only an operating-system crash
+  or power loss can lose the commits since the last checkpoint. ``synchronous=FULL`` also
+  survives those, at one fsync per commit (about 6.5 ms on the test machine's disk, so at most
+  ~150 reports/s on SQLite).
 """
 
 from __future__ import annotations
@@ -141,8 +145,10 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, pool_size: int = 20) -> Engine:
+def make_engine(url: str, pool_size: int = 20, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine for ``url`` with the settings of the module docstring."""
+    if sqlite_synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"sqlite_synchronous must be NORMAL or FULL, not {sqlite_synchronous!r}")
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
@@ -159,7 +165,7 @@ def make_engine(url: str, pool_size: int = 20) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +31,10 @@ class Settings(BaseSettings):
         it starts the workers and turns this off for them).
     pool_size
         Database connections per worker.
+    sqlite_synchronous
+        SQLite only: ``NORMAL`` (commits survive a killed server) or ``FULL`` (they also survive
+        an operating-system crash or power loss, at one fsync per commit); see
+        :mod:`specmarket.service.db`.
     """
 
     model_config = SettingsConfigDict(env_prefix="SPECMARKET_", extra="ignore")
@@ -41,3 +47,4 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(default=1.0, ge=0)
     migrate: bool = True
     pool_size: int = Field(default=20, ge=1)
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
