@@ -139,6 +139,7 @@ class LogView(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
+        400: "malformed request body (not decodable)",
         401: "missing or unknown token",
         403: "this token may not do that",
         404: "no such market, participant or report",
