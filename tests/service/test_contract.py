@@ -220,3 +220,11 @@ def test_split_instance_round_trips() -> None:
         for _pid, role, fields, report in people:
             assert set(report) <= set(schema.roles[role].reported)
             assert set(fields) <= set(schema.roles[role].operator)
+
+
+def test_nul_characters_are_refused_not_crashing(client: Any) -> None:
+    m = operator(client).open_market("vickrey")["id"]
+    r = client.post(f"/v1/markets/{m}/participants", json={"id": "a\u0000b", "role": "bidder"},
+                    headers=op_headers())
+    assert r.status_code == 422 and r.json()["field"] == "id"
+    assert client.get("/v1/markets/a%00b", headers=op_headers()).status_code == 404

@@ -42,6 +42,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+#: 64-bit log ids (SQLite's rowid is 64-bit already; only ``INTEGER PRIMARY KEY`` is its rowid).
+LOG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     """Declarative base of the service's tables."""
 
@@ -102,7 +106,7 @@ class LogEntry(Base):
 
     __tablename__ = "log"
 
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(LOG_ID, primary_key=True, autoincrement=True)
     market_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     at: Mapped[float] = mapped_column(sa.Double)
     actor: Mapped[str] = mapped_column(sa.String(300))

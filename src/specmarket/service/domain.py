@@ -111,6 +111,8 @@ class MarketService:
         )
 
     def _market(self, conn: Connection, market_id: str, lock: str | None = None) -> sa.Row[Any]:
+        if "\x00" in market_id:  # PostgreSQL text cannot hold NUL; no id contains one
+            raise NotFound(f"no market {market_id!r}")
         q = sa.select(MARKETS).where(MARKETS.c.id == market_id)
         if lock == "share":
             q = q.with_for_update(read=True)
@@ -201,6 +203,8 @@ class MarketService:
             raise InvalidInput("id", pid, "must be a non-empty string")
         if len(pid) > 256:
             raise InvalidInput("id", pid, "at most 256 characters")
+        if "\x00" in pid:
+            raise InvalidInput("id", pid, "must not contain NUL characters")
         token = new_token()
         token_hash = hash_token(token)
 

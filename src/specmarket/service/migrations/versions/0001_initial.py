@@ -55,7 +55,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "log",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         sa.Column("market_id", sa.String(64), nullable=False),
         sa.Column("at", sa.Double, nullable=False),
         sa.Column("actor", sa.String(300), nullable=False),
