@@ -114,6 +114,7 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             log_level="warning",
+            access_log=False,
         )
 
     market = typer.Typer(

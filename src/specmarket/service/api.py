@@ -443,6 +443,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.threads:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         task = None
         if settings.scheduler_interval > 0:
             task = asyncio.create_task(_scheduler(service, settings.scheduler_interval))

@@ -24,10 +24,12 @@ conflict graph (and District-D eligibility entries) that name them are dropped
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +66,41 @@ class Identity:
     market_id: str
     pid: str
     role: str
+    mechanism: str = ""
+    fields: str = "{}"
+
+
+# Statements of the report path, built once (building a statement costs more than running it).
+_B = sa.bindparam
+_MARKET_STATUS = sa.select(MARKETS.c.id, MARKETS.c.status, MARKETS.c.closes_at).where(
+    MARKETS.c.id == _B("b_mid")
+)
+_MARKET_STATUS_SHARED = _MARKET_STATUS.with_for_update(read=True)
+_IDEM_GET = sa.select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.status_code,
+                      IDEMPOTENCY.c.response).where(
+    IDEMPOTENCY.c.market_id == _B("b_mid"), IDEMPOTENCY.c.pid == _B("b_pid"),
+    IDEMPOTENCY.c.key == _B("b_key"),
+)
+_REPORT_SET = (
+    PARTICIPANTS.update()
+    .where(PARTICIPANTS.c.market_id == _B("b_mid"), PARTICIPANTS.c.pid == _B("b_pid"))
+    .values(report=_B("b_report"), version=PARTICIPANTS.c.version + 1, reported_at=_B("b_now"))
+    .returning(PARTICIPANTS.c.version)
+)
+_LOG_ADD = LOG.insert().values(
+    market_id=_B("b_mid"), at=_B("b_now"), actor=_B("b_actor"), action=_B("b_action"), body=_B("b_body"),
+    idempotency_key=_B("b_key"),
+)
+_IDEM_ADD = IDEMPOTENCY.insert().values(
+    market_id=_B("b_mid"), pid=_B("b_pid"), key=_B("b_key"), request_hash=_B("b_hash"),
+    status_code=_B("b_code"), response=_B("b_response"),
+)
+_AUTH = sa.select(
+    PARTICIPANTS.c.market_id, PARTICIPANTS.c.pid, PARTICIPANTS.c.role, PARTICIPANTS.c.fields,
+    MARKETS.c.mechanism,
+).join(MARKETS, MARKETS.c.id == PARTICIPANTS.c.market_id).where(
+    PARTICIPANTS.c.token_hash == _B("b_h")
+)
 
 
 @dataclass(frozen=True)
@@ -83,16 +120,27 @@ class MarketService:
 
     def __init__(self, engine: Engine, auth_cache_size: int = 200_000) -> None:
         self.engine = engine
+        self._pg = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time: queueing this process's writers on a lock is fairer
+        # and cheaper than SQLite's busy handler (which sleeps with back-off); other processes
+        # still wait in busy_timeout. PostgreSQL writers run concurrently.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self._auth: dict[str, Identity] = {}
         self._auth_cache_size = auth_cache_size
 
     # ------------------------------------------------------------------ helpers
 
+    def _read(self) -> Connection:
+        """A connection for reading only (on SQLite a deferred transaction: no write lock)."""
+        return self.engine.connect().execution_options(specmarket_read=True)
+
     def _tx(self, fn: Callable[[Connection], T], retries: int = 5) -> T:
         """Run ``fn`` in one transaction; retry on a lost race on a unique key."""
         for attempt in range(retries):
             try:
-                with self.engine.begin() as conn:
+                with self._write_lock, self.engine.begin() as conn:
                     return fn(conn)
             except IntegrityError:
                 if attempt == retries - 1:
@@ -104,10 +152,9 @@ class MarketService:
         key: str | None = None,
     ) -> None:
         conn.execute(
-            LOG.insert().values(
-                market_id=market_id, at=time.time(), actor=actor, action=action,
-                body=_dumps(body), idempotency_key=key,
-            )
+            _LOG_ADD,
+            {"b_mid": market_id, "b_now": time.time(), "b_actor": actor, "b_action": action,
+             "b_body": _dumps(body), "b_key": key},
         )
 
     def _market(self, conn: Connection, market_id: str, lock: str | None = None) -> sa.Row[Any]:
@@ -180,7 +227,7 @@ class MarketService:
 
     def market(self, market_id: str) -> dict[str, Any]:
         """Status view of a market (operator)."""
-        with self.engine.begin() as conn:
+        with self._read() as conn:
             row = self._market(conn, market_id)
             counts = conn.execute(
                 sa.select(
@@ -277,15 +324,11 @@ class MarketService:
         hit = self._auth.get(token_hash)
         if hit is not None:
             return hit
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(PARTICIPANTS.c.market_id, PARTICIPANTS.c.pid, PARTICIPANTS.c.role).where(
-                    PARTICIPANTS.c.token_hash == token_hash
-                )
-            ).first()
+        with self._read() as conn:
+            row = conn.execute(_AUTH, {"b_h": token_hash}).first()
         if row is None:
             return None
-        ident = Identity(row.market_id, row.pid, row.role)
+        ident = Identity(row.market_id, row.pid, row.role, row.mechanism, row.fields)
         if len(self._auth) >= self._auth_cache_size:
             self._auth.clear()
         self._auth[token_hash] = ident
@@ -307,11 +350,7 @@ class MarketService:
             if idempotency_key is None:
                 return None
             row = conn.execute(
-                sa.select(IDEMPOTENCY).where(
-                    IDEMPOTENCY.c.market_id == who.market_id,
-                    IDEMPOTENCY.c.pid == who.pid,
-                    IDEMPOTENCY.c.key == idempotency_key,
-                )
+                _IDEM_GET, {"b_mid": who.market_id, "b_pid": who.pid, "b_key": idempotency_key}
             ).first()
             if row is None:
                 return None
@@ -323,46 +362,41 @@ class MarketService:
 
         def run(conn: Connection) -> tuple[int, dict[str, Any]]:
             now = time.time()
-            market = self._market(conn, who.market_id, "share")
+            stmt = _MARKET_STATUS_SHARED if self._pg else _MARKET_STATUS
+            market = conn.execute(stmt, {"b_mid": who.market_id}).first()
+            if market is None:
+                raise NotFound(f"no market {who.market_id!r}")
             done = replay(conn)
             if done is not None:
                 return done
             self._require_open(market, now)
-            schema = market_schema(market.mechanism).roles[who.role]
-            checked = check_partial(schema.report_model, report)
-            prow = conn.execute(
-                sa.select(PARTICIPANTS.c.fields).where(
-                    PARTICIPANTS.c.market_id == who.market_id, PARTICIPANTS.c.pid == who.pid
-                )
-            ).one()
-            schema.entry.parse({"id": who.pid, **json.loads(prow.fields), **checked})
-            version = conn.execute(
-                PARTICIPANTS.update()
-                .where(PARTICIPANTS.c.market_id == who.market_id, PARTICIPANTS.c.pid == who.pid)
-                .values(
-                    report=_dumps(checked), version=PARTICIPANTS.c.version + 1, reported_at=now
-                )
-                .returning(PARTICIPANTS.c.version)
-            ).scalar_one()
-            body = {"market": who.market_id, "participant": who.pid, "version": int(version),
+            report_text = _dumps(checked)
+            version = int(conn.execute(
+                _REPORT_SET,
+                {"b_mid": who.market_id, "b_pid": who.pid, "b_report": report_text, "b_now": now},
+            ).scalar_one())
+            body = {"market": who.market_id, "participant": who.pid, "version": version,
                     "report": checked}
             self._log(conn, who.market_id, f"participant:{who.pid}", "report",
-                      {"participant": who.pid, "version": int(version), "report": checked},
+                      {"participant": who.pid, "version": version, "report": checked},
                       idempotency_key)
             if idempotency_key is not None:
                 conn.execute(
-                    IDEMPOTENCY.insert().values(
-                        market_id=who.market_id, pid=who.pid, key=idempotency_key,
-                        request_hash=req_hash, status_code=200, response=_dumps(body),
-                    )
+                    _IDEM_ADD,
+                    {"b_mid": who.market_id, "b_pid": who.pid, "b_key": idempotency_key,
+                     "b_hash": req_hash, "b_code": 200, "b_response": _dumps(body)},
                 )
             return 200, body
 
+        # validation needs no database: the mechanism and operator fields never change
+        schema = market_schema(who.mechanism).roles[who.role]
+        checked = check_partial(schema.report_model, report)
+        schema.entry.parse({"id": who.pid, **json.loads(who.fields), **checked})
         return self._tx(run)
 
     def get_report(self, who: Identity) -> dict[str, Any]:
         """``who``'s own current report (404 before the first one)."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 sa.select(PARTICIPANTS.c.report, PARTICIPANTS.c.version).where(
                     PARTICIPANTS.c.market_id == who.market_id, PARTICIPANTS.c.pid == who.pid
@@ -442,7 +476,7 @@ class MarketService:
     def due_markets(self, now: float | None = None, limit: int = 100) -> list[str]:
         """Open markets whose ``closes_at`` has passed (for the scheduler)."""
         now = time.time() if now is None else now
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(
                 sa.select(MARKETS.c.id)
                 .where(MARKETS.c.status == "open", MARKETS.c.closes_at <= now)
@@ -451,7 +485,7 @@ class MarketService:
         return [r.id for r in rows]
 
     def _closed_market(self, market_id: str) -> sa.Row[Any]:
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = self._market(conn, market_id)
         if row.status == "open":
             raise Conflict(f"market {market_id} is still open")
@@ -491,7 +525,7 @@ class MarketService:
 
     def instance(self, market_id: str) -> dict[str, Any]:
         """The instance JSON ``specmarket clear`` accepts: frozen at close, current before."""
-        with self.engine.begin() as conn:
+        with self._read() as conn:
             row = self._market(conn, market_id)
             if row.instance is not None:
                 frozen: dict[str, Any] = json.loads(row.instance)
@@ -500,7 +534,7 @@ class MarketService:
 
     def log(self, market_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """Log entries of the market with id > ``after``, oldest first, at most ``limit``."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             self._market(conn, market_id)
             rows = conn.execute(
                 sa.select(LOG)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         it starts the workers and turns this off for them).
     pool_size
         Database connections per worker.
+    threads
+        Threads per worker running the endpoints (0: the default of 40). SQLite serialises
+        writers, so a few threads avoid a convoy on the write lock.
     sqlite_synchronous
         SQLite only: ``NORMAL`` (commits survive a killed server) or ``FULL`` (they also survive
         an operating-system crash or power loss, at one fsync per commit); see
@@ -47,4 +50,5 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(default=1.0, ge=0)
     migrate: bool = True
     pool_size: int = Field(default=20, ge=1)
+    threads: int = Field(default=0, ge=0)
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
