@@ -114,7 +114,8 @@ class ServiceClient:
         """Open a market; returns its view (``id``, ``status``, ...)."""
         body: dict[str, Any] = {"mechanism": mechanism, "fields": fields or {}}
         if closes_at is not None:
-            body["closes_at"] = closes_at.isoformat() if isinstance(closes_at, datetime) else closes_at
+            when = closes_at.isoformat() if isinstance(closes_at, datetime) else closes_at
+            body["closes_at"] = when
         result: dict[str, Any] = self._call("POST", "/v1/markets", json=body)
         return result
 

@@ -221,7 +221,9 @@ def register(app: typer.Typer) -> None:
     @market.command("upload")
     def upload_cmd(
         mechanism: Annotated[str, typer.Argument(help="Mechanism name.")],
-        file: Annotated[Path, typer.Argument(help="Instance JSON file (`specmarket clear` format).")],
+        file: Annotated[
+            Path, typer.Argument(help="Instance JSON file (`specmarket clear` format).")
+        ],
         url: UrlOpt = "http://127.0.0.1:8000",
         token: TokenOpt = None,
     ) -> None:

@@ -34,13 +34,12 @@ Choices
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
 
 #: 64-bit log ids (SQLite's rowid is 64-bit already; only ``INTEGER PRIMARY KEY`` is its rowid).
 LOG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -124,11 +123,11 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(sa.Text)
 
 
-MARKETS = Market.__table__
-PARTICIPANTS = Participant.__table__
-IDEMPOTENCY = Idempotency.__table__
-LOG = LogEntry.__table__
-SETTINGS = Setting.__table__
+MARKETS = cast(sa.Table, Market.__table__)
+PARTICIPANTS = cast(sa.Table, Participant.__table__)
+IDEMPOTENCY = cast(sa.Table, Idempotency.__table__)
+LOG = cast(sa.Table, LogEntry.__table__)
+SETTINGS = cast(sa.Table, Setting.__table__)
 
 
 def default_url() -> str:

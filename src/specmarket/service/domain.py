@@ -88,7 +88,8 @@ _REPORT_SET = (
     .returning(PARTICIPANTS.c.version)
 )
 _LOG_ADD = LOG.insert().values(
-    market_id=_B("b_mid"), at=_B("b_now"), actor=_B("b_actor"), action=_B("b_action"), body=_B("b_body"),
+    market_id=_B("b_mid"), at=_B("b_now"), actor=_B("b_actor"), action=_B("b_action"),
+    body=_B("b_body"),
     idempotency_key=_B("b_key"),
 )
 _IDEM_ADD = IDEMPOTENCY.insert().values(
@@ -157,7 +158,7 @@ class MarketService:
              "b_body": _dumps(body), "b_key": key},
         )
 
-    def _market(self, conn: Connection, market_id: str, lock: str | None = None) -> sa.Row[Any]:
+    def _market(self, conn: Connection, market_id: str, lock: str | None = None) -> Any:
         if "\x00" in market_id:  # PostgreSQL text cannot hold NUL; no id contains one
             raise NotFound(f"no market {market_id!r}")
         q = sa.select(MARKETS).where(MARKETS.c.id == market_id)
@@ -171,7 +172,7 @@ class MarketService:
         return row
 
     @staticmethod
-    def _require_open(row: sa.Row[Any], now: float) -> None:
+    def _require_open(row: Any, now: float) -> None:
         if row.status != "open":
             raise Conflict(f"market {row.id} is closed ({row.status})")
         if row.closes_at is not None and now >= row.closes_at:
@@ -193,7 +194,9 @@ class MarketService:
             ).first()
             if row is not None:
                 return str(row.value), None
-            conn.execute(SETTINGS.insert().values(key="operator_token_hash", value=hash_token(token)))
+            conn.execute(
+                SETTINGS.insert().values(key="operator_token_hash", value=hash_token(token))
+            )
             return hash_token(token), token
 
         return self._tx(run)
@@ -306,7 +309,9 @@ class MarketService:
                     "version": 0 if report is None else 1,
                     "reported_at": None if report is None else time.time(),
                 }
-                for k, ((pid, role, fields, report), tok) in enumerate(zip(entries, tokens, strict=True))
+                for k, ((pid, role, fields, report), tok) in enumerate(
+                    zip(entries, tokens, strict=True)
+                )
             ]
             conn.execute(
                 MARKETS.update().where(MARKETS.c.id == market_id)
@@ -409,7 +414,7 @@ class MarketService:
 
     # ------------------------------------------------------------------ closing
 
-    def _build_instance(self, conn: Connection, market: sa.Row[Any]) -> dict[str, Any]:
+    def _build_instance(self, conn: Connection, market: Any) -> dict[str, Any]:
         from specmarket.mechanisms import get
 
         schema = market_schema(market.mechanism)
@@ -423,7 +428,8 @@ class MarketService:
         present: dict[str, set[str]] = {role: set() for role in schema.roles}
         for r in rows:
             role = schema.roles[r.role]
-            lists[role.attribute].append({"id": r.pid, **json.loads(r.fields), **json.loads(r.report)})
+            entry = {"id": r.pid, **json.loads(r.fields), **json.loads(r.report)}
+            lists[role.attribute].append(entry)
             present[r.role].add(r.pid)
         fields = schema.fields.prune(json.loads(market.fields), present)
         instance: dict[str, Any] = {}
@@ -484,7 +490,7 @@ class MarketService:
             ).all()
         return [r.id for r in rows]
 
-    def _closed_market(self, market_id: str) -> sa.Row[Any]:
+    def _closed_market(self, market_id: str) -> Any:
         with self._read() as conn:
             row = self._market(conn, market_id)
         if row.status == "open":

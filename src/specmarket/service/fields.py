@@ -167,8 +167,10 @@ class MarketSchema:
 def _partial(name: str, source: type[Model], names: tuple[str, ...]) -> type[Any]:
     """A model with only the fields ``names`` of ``source`` (same types, defaults, constraints),
     unknown keys forbidden: checks one side's fields before the whole instance exists."""
-    spec: dict[str, Any] = {n: (source.model_fields[n].annotation, source.model_fields[n]) for n in names}
-    model: type[Any] = create_model(  # type: ignore[call-overload]
+    spec: dict[str, Any] = {
+        n: (source.model_fields[n].annotation, source.model_fields[n]) for n in names
+    }
+    model: type[Any] = create_model(
         name, __config__=ConfigDict(extra="forbid", frozen=True), **spec
     )
     return model
