@@ -130,8 +130,9 @@ def load_round(server: Server, clients: int, reports: int, seconds: float) -> di
     }
 
 
-def close_round(server: Server, db_url: str, n: int, seed: int) -> float:
-    """Measurement 2: load a McAfee round of ``n`` participants directly, time the close."""
+def close_round(server: Server, db_url: str, n: int, seed: int) -> tuple[float, float]:
+    """Measurement 2: load a McAfee round of ``n`` participants directly, time the close;
+    returns (wall seconds, server CPU-seconds)."""
     import numpy as np
 
     from specmarket.client import ServiceClient
@@ -151,12 +152,15 @@ def close_round(server: Server, db_url: str, n: int, seed: int) -> float:
         + [(f"s{k}", "seller", {}, {"ask": float(v)}) for k, v in enumerate(asks)],
     )
     engine.dispose()
+    assert server.proc is not None
     with ServiceClient(server.url, TOKEN, timeout=300) as op:
+        cpu0 = _group_cpu(server.proc.pid)
         t0 = time.perf_counter()
         outcome = op.close(market)
         wall = time.perf_counter() - t0
+        cpu = _group_cpu(server.proc.pid) - cpu0
     assert len(outcome["payments"]) == n
-    return wall
+    return wall, cpu
 
 
 def _pg_schema() -> tuple[str, Any]:
@@ -217,11 +221,14 @@ def main() -> None:
                       f"{r['rate']:.0f}/s p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms "
                       f"server CPU {r['cpu_per_1000']:.2f} s/1000", flush=True)
         closes: dict[str, list[float]] = {db: [] for db in dbs}
+        close_cpu: dict[str, list[float]] = {db: [] for db in dbs}
         for rep in range(args.close_repeats):
             for db in dbs:
-                closes[db].append(close_round(servers[db], urls[db], args.mcafee, rep))
+                wall, cpu = close_round(servers[db], urls[db], args.mcafee, rep)
+                closes[db].append(wall)
+                close_cpu[db].append(cpu)
                 print(f"[{db} close {rep + 1}/{args.close_repeats}] {args.mcafee} participants "
-                      f"{closes[db][-1]:.2f} s", flush=True)
+                      f"{wall:.2f} s wall, server CPU {cpu:.2f} s", flush=True)
         print()
         print(f"load average now {os.getloadavg()[0]:.1f}")
         for db in dbs:
@@ -235,6 +242,7 @@ def main() -> None:
             print(_summary("p99 latency", [r["p99_ms"] for r in rs], "ms"))
             print(_summary("server CPU/1000 rep.", [r["cpu_per_1000"] for r in rs], "s"))
             print(_summary(f"close {args.mcafee} McAfee", closes[db], "s"))
+            print(_summary("  its server CPU", close_cpu[db], "s"))
             if db == "sqlite":
                 ok = rate >= 1000 and p99 <= 100
                 print(f"goal >= 1000/s, p99 <= 100 ms: {'goal met' if ok else 'MISSED'}")

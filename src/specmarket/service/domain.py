@@ -426,10 +426,16 @@ class MarketService:
         ).all()
         lists: dict[str, list[dict[str, Any]]] = {r.attribute: [] for r in schema.roles.values()}
         present: dict[str, set[str]] = {role: set() for role in schema.roles}
-        for r in rows:
-            role = schema.roles[r.role]
-            entry = {"id": r.pid, **json.loads(r.fields), **json.loads(r.report)}
-            lists[role.attribute].append(entry)
+        # one json.loads per column instead of one per row: the close of a 100,000-participant
+        # round spends most of its own time decoding otherwise
+        reports = json.loads("[" + ",".join(r.report for r in rows) + "]")
+        has_fields = any(r.fields != "{}" for r in rows)
+        extras = (
+            json.loads("[" + ",".join(r.fields for r in rows) + "]") if has_fields
+            else [{}] * len(rows)
+        )
+        for r, report, extra in zip(rows, reports, extras, strict=True):
+            lists[schema.roles[r.role].attribute].append({"id": r.pid, **extra, **report})
             present[r.role].add(r.pid)
         fields = schema.fields.prune(json.loads(market.fields), present)
         instance: dict[str, Any] = {}
