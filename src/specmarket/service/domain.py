@@ -43,7 +43,7 @@ from specmarket.errors import InvalidInput, SpecmarketError
 from specmarket.service.db import IDEMPOTENCY, LOG, MARKETS, PARTICIPANTS, SETTINGS
 from specmarket.service.errors import Conflict, NotFound
 from specmarket.service.fields import check_partial, market_schema, mechanism_fields
-from specmarket.service.tokens import hash_token, new_token
+from specmarket.service.tokens import hash_token, new_token, same_hash
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ _IDEM_ADD = IDEMPOTENCY.insert().values(
 )
 _AUTH = sa.select(
     PARTICIPANTS.c.market_id, PARTICIPANTS.c.pid, PARTICIPANTS.c.role, PARTICIPANTS.c.fields,
-    MARKETS.c.mechanism,
+    PARTICIPANTS.c.token_hash, MARKETS.c.mechanism,
 ).join(MARKETS, MARKETS.c.id == PARTICIPANTS.c.market_id).where(
     PARTICIPANTS.c.token_hash == _B("b_h")
 )
@@ -331,7 +331,9 @@ class MarketService:
             return hit
         with self._read() as conn:
             row = conn.execute(_AUTH, {"b_h": token_hash}).first()
-        if row is None:
+        # the index finds the row by hash (timing can reveal only the hash of a guess, which is
+        # useless); the final equality is still made in constant time
+        if row is None or not same_hash(row.token_hash, token_hash):
             return None
         ident = Identity(row.market_id, row.pid, row.role, row.mechanism, row.fields)
         if len(self._auth) >= self._auth_cache_size:
