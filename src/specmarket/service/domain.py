@@ -324,6 +324,10 @@ class MarketService:
         self._tx(run, retries=1)
         return tokens
 
+    def cached_identity(self, token_hash: str) -> Identity | None:
+        """The participant of a token hash if it was looked up before (no database call)."""
+        return self._auth.get(token_hash)
+
     def authenticate(self, token_hash: str) -> Identity | None:
         """The participant a token hash belongs to, or ``None`` (cached: tokens never change)."""
         hit = self._auth.get(token_hash)
