@@ -91,15 +91,26 @@ def test_clearing_failure_rolls_back(client: Any, monkeypatch: pytest.MonkeyPatc
     assert op.market(m)["status"] == "cleared"
 
 
+def _move_closes_at(c: Any, market: str, when: float) -> None:
+    """Set ``closes_at`` in the database (tests must not race the clock)."""
+    from specmarket.service.db import MARKETS
+
+    service: MarketService = c.app.state.service
+    with service.engine.begin() as conn:
+        conn.execute(MARKETS.update().where(MARKETS.c.id == market).values(closes_at=when))
+
+
 def test_closes_at_refuses_late_reports_and_scheduler_closes(db_url: str) -> None:
     with TestClient(make_app(db_url, scheduler_interval=0.1)) as c:
         op = ServiceClient(str(c.base_url), OPERATOR, http=c)
-        soon = datetime.now(UTC) + timedelta(seconds=1.5)
-        m = str(op.open_market("vickrey", closes_at=soon)["id"])
+        later = datetime.now(UTC) + timedelta(hours=1)
+        m = str(op.open_market("vickrey", closes_at=later)["id"])
+        assert op.market(m)["closes_at"] == later.timestamp()
         toks = [op.add_participant(m, p, "bidder")["token"] for p in ("a", "b")]
         op.with_token(toks[0]).put_report(m, {"bid": 4.0})
         op.with_token(toks[1]).put_report(m, {"bid": 6.0})
-        deadline = time.monotonic() + 60
+        _move_closes_at(c, m, time.time() - 1)
+        deadline = time.monotonic() + 300
         while op.market(m)["status"] == "open" and time.monotonic() < deadline:
             time.sleep(0.1)
         assert op.market(m)["status"] == "cleared"
@@ -115,11 +126,13 @@ def test_closes_at_refuses_late_reports_and_scheduler_closes(db_url: str) -> Non
 def test_report_after_closes_at_but_before_scheduler_is_409(db_url: str) -> None:
     with TestClient(make_app(db_url)) as c:
         op = ServiceClient(str(c.base_url), OPERATOR, http=c)
-        m = str(op.open_market("vickrey", closes_at=datetime.now(UTC) + timedelta(seconds=1))["id"])
+        m = str(op.open_market("vickrey", closes_at=datetime.now(UTC) + timedelta(hours=1))["id"])
         tok = op.add_participant(m, "a", "bidder")["token"]
-        time.sleep(1.2)
-        with pytest.raises(ServiceRequestError) as exc:
-            op.with_token(tok).put_report(m, {"bid": 4.0})
-        assert exc.value.status == 409
+        _move_closes_at(c, m, time.time() - 1)
+        for call in (lambda: op.with_token(tok).put_report(m, {"bid": 4.0}),
+                     lambda: op.add_participant(m, "b", "bidder")):
+            with pytest.raises(ServiceRequestError) as exc:
+                call()
+            assert exc.value.status == 409
         service: MarketService = c.app.state.service  # type: ignore[attr-defined]
         assert service.due_markets() == [m]
