@@ -144,3 +144,57 @@ def test_kill_9_during_close_is_all_or_nothing(db_url: str, tmp_path: Path) -> N
         assert len([e for e in _all_log(op, market) if e["action"] == "close"]) == 1
     finally:
         server.stop()
+
+
+def test_two_workers_one_clearing_no_lost_report(db_url: str, tmp_path: Path) -> None:
+    """``serve --workers 2``: reports and four concurrent closes spread over both worker
+    processes; one clearing, and every acknowledged report is in the cleared instance with its
+    last acknowledged value."""
+    server = Server(db_url, OPERATOR, workers=2, cwd=tmp_path)
+    server.start()
+    try:
+        op = ServiceClient(server.url, OPERATOR)
+        market = str(op.open_market("mcafee")["id"])
+        people = [(f"b{k}", "buyer") if k % 2 == 0 else (f"s{k}", "seller") for k in range(16)]
+        tokens = {pid: op.add_participant(market, pid, role)["token"] for pid, role in people}
+        last_acked: dict[str, float] = {}
+        lock = threading.Lock()
+        outcomes: list[dict[str, Any]] = []
+        go = threading.Barrier(12)
+
+        def reporter(k: int) -> None:
+            pid, role = people[k]
+            go.wait()
+            for n in range(1, 200):
+                with httpx.Client(timeout=60) as http:  # new connection: either worker
+                    r = http.put(f"{server.url}/v1/markets/{market}/report",
+                                 json={"bid" if role == "buyer" else "ask": float(n)},
+                                 headers={"Authorization": f"Bearer {tokens[pid]}"})
+                if r.status_code == 409:
+                    return
+                assert r.status_code == 200, r.text
+                with lock:
+                    last_acked[pid] = float(n)
+
+        def closer() -> None:
+            go.wait()
+            time.sleep(1.0)
+            outcome = ServiceClient(server.url, OPERATOR, timeout=60).close(market)
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=reporter, args=(k,)) for k in range(8)]
+        threads += [threading.Thread(target=closer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 4 and all(o == outcomes[0] for o in outcomes)
+        assert len([e for e in _all_log(op, market) if e["action"] == "close"]) == 1
+        instance = op.instance(market)
+        stored = {e["id"]: e.get("bid", e.get("ask")) for e in
+                  instance["buyers"] + instance["sellers"]}
+        assert stored == last_acked
+        assert outcomes[0] == get("mcafee").clear_json(instance)
+    finally:
+        server.stop()
