@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from specmarket.errors import InvalidInput
 from specmarket.service.db import default_url, is_sqlite, make_engine, migrate
-from specmarket.service.domain import SCHEDULER, Identity, MarketService
+from specmarket.service.domain import SCHEDULER, Identity, MarketService, WouldBlock
 from specmarket.service.errors import Forbidden, ServiceError, Unauthorized
 from specmarket.service.settings import Settings
 from specmarket.service.tokens import hash_token, same_hash
@@ -351,12 +351,16 @@ def build_router() -> APIRouter:
         """Store the caller's sealed report (participant), replacing an earlier one."""
         ident = who.require_participant(market_id)
         service = _service(request)
+        answer: dict[str, Any] | None = None
         if request.app.state.sqlite:
             # one writer at a time anyway, and a write is a fraction of a millisecond: running it
-            # on the event loop saves two thread switches per report and a convoy on the lock
-            _, answer = service.put_report(ident, body, idempotency_key)
-        else:
+            # on the event loop saves two thread switches per report and a convoy on the lock;
+            # if a longer write (a close) holds the lock, wait in a thread instead
+            with contextlib.suppress(WouldBlock):
+                _, answer = service.put_report(ident, body, idempotency_key, wait=False)
+        if answer is None:
             _, answer = await run_in_threadpool(service.put_report, ident, body, idempotency_key)
+        assert answer is not None
         return ReportView(**answer)
 
     @router.get("/markets/{market_id}/report", response_model=ReportView)

@@ -24,7 +24,6 @@ conflict graph (and District-D eligibility entries) that name them are dropped
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -57,6 +56,10 @@ def _dumps(obj: Any) -> str:
 
 def _request_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+class WouldBlock(Exception):
+    """Another transaction of this process holds the SQLite writer lock."""
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,7 @@ class MarketService:
         # SQLite has one writer at a time: queueing this process's writers on a lock is fairer
         # and cheaper than SQLite's busy handler (which sleeps with back-off); other processes
         # still wait in busy_timeout. PostgreSQL writers run concurrently.
-        self._write_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self._sqlite_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._auth: dict[str, Identity] = {}
         self._auth_cache_size = auth_cache_size
 
@@ -137,16 +138,25 @@ class MarketService:
         """A connection for reading only (on SQLite a deferred transaction: no write lock)."""
         return self.engine.connect().execution_options(specmarket_read=True)
 
-    def _tx(self, fn: Callable[[Connection], T], retries: int = 5) -> T:
-        """Run ``fn`` in one transaction; retry on a lost race on a unique key."""
-        for attempt in range(retries):
-            try:
-                with self._write_lock, self.engine.begin() as conn:
-                    return fn(conn)
-            except IntegrityError:
-                if attempt == retries - 1:
-                    raise
-        raise AssertionError("unreachable")
+    def _tx(self, fn: Callable[[Connection], T], retries: int = 5, wait: bool = True) -> T:
+        """Run ``fn`` in one transaction; retry on a lost race on a unique key. With
+        ``wait=False`` raise :class:`WouldBlock` instead of waiting for this process's SQLite
+        writer lock (the caller then waits in a worker thread, not on the event loop)."""
+        lock = self._sqlite_lock
+        if lock is not None and not lock.acquire(blocking=wait):
+            raise WouldBlock
+        try:
+            for attempt in range(retries):
+                try:
+                    with self.engine.begin() as conn:
+                        return fn(conn)
+                except IntegrityError:
+                    if attempt == retries - 1:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            if lock is not None:
+                lock.release()
 
     def _log(
         self, conn: Connection, market_id: str, actor: str, action: str, body: Any,
@@ -346,7 +356,7 @@ class MarketService:
         return ident
 
     def put_report(
-        self, who: Identity, report: Any, idempotency_key: str | None = None
+        self, who: Identity, report: Any, idempotency_key: str | None = None, wait: bool = True
     ) -> tuple[int, dict[str, Any]]:
         """Store ``who``'s sealed report (replacing an earlier one) and answer ``(status, body)``.
 
@@ -403,7 +413,7 @@ class MarketService:
         schema = market_schema(who.mechanism).roles[who.role]
         checked = check_partial(schema.report_model, report)
         schema.entry.parse({"id": who.pid, **json.loads(who.fields), **checked})
-        return self._tx(run)
+        return self._tx(run, wait=wait)
 
     def get_report(self, who: Identity) -> dict[str, Any]:
         """``who``'s own current report (404 before the first one)."""
