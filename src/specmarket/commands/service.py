@@ -227,8 +227,10 @@ def register(app: typer.Typer) -> None:
         url: UrlOpt = "http://127.0.0.1:8000",
         token: TokenOpt = None,
     ) -> None:
-        """Replay an instance file: open a market, add everyone, submit every report (operator
-        token). Prints the market id and the participants' tokens."""
+        """Replay an instance file through the service (operator token).
+
+        Opens a market, adds every participant, submits every report, and prints the market id
+        and the participants' tokens."""
         from specmarket import io
 
         def go() -> dict[str, Any]:
