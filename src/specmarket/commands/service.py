@@ -77,8 +77,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the market service (FastAPI on uvicorn).
 
-        The operator token comes from SPECMARKET_OPERATOR_TOKEN; without it one is generated at
-        the first start and printed once (only its hash is stored)."""
+        Operator token: SPECMARKET_OPERATOR_TOKEN, else generated at first start, printed once."""
         from specmarket.cli import fail
 
         try:
@@ -229,8 +228,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay an instance file through the service (operator token).
 
-        Opens a market, adds every participant, submits every report, and prints the market id
-        and the participants' tokens."""
+        Opens a market, adds everyone, submits every report; prints the id and the tokens."""
         from specmarket import io
 
         def go() -> dict[str, Any]:
