@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 MECHANISMS = "Mechanisms"
 SIMULATIONS = "Simulations"
 EXPERIMENTS = "Experiments"
+SERVICE = "Service"
 
 
 class Row(NamedTuple):
@@ -48,6 +49,8 @@ TABLE: tuple[Row, ...] = (
     Row("report", "specmarket.commands.experiments", EXPERIMENTS),
     Row("reproduce", "specmarket.commands.experiments", EXPERIMENTS),
     Row("demo", "specmarket.commands.experiments", EXPERIMENTS),
+    Row("serve", "specmarket.commands.service", SERVICE),
+    Row("market", "specmarket.commands.service", SERVICE),
 )
 
 #: Commands already built, by name (one import and registration per command for the process).

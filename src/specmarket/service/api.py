@@ -1,0 +1,511 @@
+"""The HTTP layer: the FastAPI app factory, request/response models, authentication, limits.
+
+Routers stay thin: each parses the request, checks who may call it, and calls one method of
+:class:`specmarket.service.domain.MarketService`. Authentication is one dependency
+(:func:`principal`): a bearer token is hashed (SHA-256) and compared in constant time with the
+operator's hash, else looked up among the participants' hashes; missing or unknown → 401; a known
+token on an endpoint it may not use → 403. The same dependency applies the per-token rate limit
+(429). A pure ASGI middleware refuses bodies over ``max_body`` bytes (413) before they are parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from specmarket.errors import InvalidInput
+from specmarket.service.db import default_url, is_sqlite, make_engine, migrate
+from specmarket.service.domain import SCHEDULER, Identity, MarketService, WouldBlock
+from specmarket.service.errors import Forbidden, ServiceError, Unauthorized
+from specmarket.service.settings import Settings
+from specmarket.service.tokens import hash_token, same_hash
+
+log = logging.getLogger("specmarket.service")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# ---------------------------------------------------------------------------------- models
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: what went wrong and, when one field is to blame, its path."""
+
+    detail: str
+    field: str | None = None
+
+
+class OpenMarket(BaseModel):
+    """``POST /v1/markets``: the mechanism, the operator's market fields, an optional close time
+    (ISO 8601; a time without zone is UTC)."""
+
+    mechanism: str = Field(max_length=64)
+    fields: dict[str, Any] = Field(default_factory=dict)
+    closes_at: datetime | None = None
+
+
+class MarketView(BaseModel):
+    """A market as the operator sees it."""
+
+    id: str
+    mechanism: str
+    status: str
+    fields: dict[str, Any]
+    closes_at: float | None = None
+    closed_at: float | None = None
+    participants: int = 0
+    reports: int = 0
+
+
+class NewParticipant(BaseModel):
+    """``POST /v1/markets/{id}/participants``: the participant's id, role and operator-set
+    fields (e.g. District-D's ``distribution``)."""
+
+    id: str = Field(min_length=1, max_length=256)
+    role: str = Field(max_length=32)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class ParticipantCreated(BaseModel):
+    """The new participant, with its token: shown this once, only its hash is stored."""
+
+    market: str
+    id: str
+    role: str
+    fields: dict[str, Any]
+    token: str
+
+
+class ReportView(BaseModel):
+    """A participant's own sealed report and how many times it was stored."""
+
+    market: str
+    participant: str
+    version: int
+    report: dict[str, Any]
+
+
+class ParticipantOutcome(BaseModel):
+    """What a participant sees of a cleared market: its own allocation and payment (positive =
+    pays), its entries of per-participant details, and the mechanism's public part."""
+
+    market: str
+    participant: str
+    role: str
+    reported: bool
+    allocation: Any = None
+    payment: float
+    public: dict[str, Any]
+    own: dict[str, Any]
+
+
+class LogEntryView(BaseModel):
+    """One accepted state-changing request."""
+
+    seq: int
+    at: float
+    actor: str
+    action: str
+    body: Any = None
+    idempotency_key: str | None = None
+
+
+class LogView(BaseModel):
+    """A page of the log; pass ``next_after`` as ``after`` for the next page."""
+
+    entries: list[LogEntryView]
+    next_after: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in {
+        400: "malformed request body (not decodable)",
+        401: "missing or unknown token",
+        403: "this token may not do that",
+        404: "no such market, participant or report",
+        409: "the market's state does not allow it",
+        413: "request body too large",
+        422: "invalid input; `field` names it",
+        429: "rate limit of this token exceeded",
+    }.items()
+}
+
+
+# ---------------------------------------------------------------------------------- limits
+
+
+class RateLimiter:
+    """Token bucket per bearer-token hash: ``rate`` per second, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Take one token from ``key``'s bucket; ``False`` if it is empty."""
+        now = time.monotonic()
+        with self._lock:
+            level, last = self._buckets.get(key, (self.burst, now))
+            level = min(self.burst, level + (now - last) * self.rate)
+            if level < 1.0:
+                self._buckets[key] = (level, now)
+                return False
+            self._buckets[key] = (level - 1.0, now)
+            return True
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413 before any parsing."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def _too_large(self, send: Send) -> None:
+        body = ErrorBody(detail=f"request body over {self.limit} bytes").model_dump_json()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    await self._too_large(send)
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ---------------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the operator, or one participant of one market."""
+
+    operator: bool
+    identity: Identity | None = None
+
+    def require_operator(self) -> None:
+        """403 unless the operator is calling."""
+        if not self.operator:
+            raise Forbidden("operator only")
+
+    def require_participant(self, market_id: str) -> Identity:
+        """The caller's identity if it is a participant of ``market_id``, else 403."""
+        if self.identity is None:
+            raise Forbidden("participants only (the operator does not report)")
+        if self.identity.market_id != market_id:
+            raise Forbidden("this token belongs to another market")
+        return self.identity
+
+
+_bearer = HTTPBearer(auto_error=False, description="operator or participant token")
+
+
+async def principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The one authentication dependency (see the module docstring). Runs on the event loop;
+    only a token not yet in the cache costs a database lookup (in a worker thread)."""
+    state = request.app.state
+    if creds is None or not creds.credentials:
+        raise Unauthorized("missing bearer token")
+    token_hash = hash_token(creds.credentials)
+    if same_hash(token_hash, state.operator_hash):
+        who = Principal(operator=True)
+    else:
+        service: MarketService = state.service
+        ident = service.cached_identity(token_hash)
+        if ident is None:
+            ident = await run_in_threadpool(service.authenticate, token_hash)
+        if ident is None:
+            raise Unauthorized("unknown token")
+        who = Principal(operator=False, identity=ident)
+    if not state.limiter.allow(token_hash):
+        raise _RateLimited("rate limit exceeded for this token")
+    return who
+
+
+class _RateLimited(ServiceError):
+    status = 429
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
+# ---------------------------------------------------------------------------------- routes
+
+
+def _service(request: Request) -> MarketService:
+    service: MarketService = request.app.state.service
+    return service
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInput("closes_at", str(value), "out of range") from None
+
+
+def build_router() -> APIRouter:
+    """All ``/v1`` routes."""
+    router = APIRouter(prefix="/v1", responses=ERRORS)
+
+    @router.post("/markets", status_code=201, response_model=MarketView)
+    def open_market(body: OpenMarket, who: Who, request: Request) -> MarketView:
+        """Open a market (operator)."""
+        who.require_operator()
+        service = _service(request)
+        view = service.open_market(body.mechanism, body.fields, _timestamp(body.closes_at))
+        return MarketView(**service.market(view["id"]))
+
+    @router.get("/markets/{market_id}", response_model=MarketView)
+    def get_market(market_id: str, who: Who, request: Request) -> MarketView:
+        """A market's status and counts (operator)."""
+        who.require_operator()
+        return MarketView(**_service(request).market(market_id))
+
+    @router.post(
+        "/markets/{market_id}/participants", status_code=201, response_model=ParticipantCreated
+    )
+    def add_participant(
+        market_id: str, body: NewParticipant, who: Who, request: Request
+    ) -> ParticipantCreated:
+        """Add a participant (operator); its token is in this answer only."""
+        who.require_operator()
+        view, token = _service(request).add_participant(market_id, body.id, body.role, body.fields)
+        return ParticipantCreated(
+            market=market_id, id=view["id"], role=view["role"], fields=view["fields"], token=token
+        )
+
+    @router.put("/markets/{market_id}/report", response_model=ReportView)
+    async def put_report(
+        market_id: str,
+        body: dict[str, Any],
+        who: Who,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
+    ) -> ReportView:
+        """Store the caller's sealed report (participant), replacing an earlier one."""
+        ident = who.require_participant(market_id)
+        service = _service(request)
+        answer: dict[str, Any] | None = None
+        if request.app.state.sqlite:
+            # one writer at a time anyway, and a write is a fraction of a millisecond: running it
+            # on the event loop saves two thread switches per report and a convoy on the lock;
+            # if a longer write (a close) holds the lock, wait in a thread instead
+            with contextlib.suppress(WouldBlock):
+                _, answer = service.put_report(ident, body, idempotency_key, wait=False)
+        if answer is None:
+            _, answer = await run_in_threadpool(service.put_report, ident, body, idempotency_key)
+        assert answer is not None
+        return ReportView(**answer)
+
+    @router.get("/markets/{market_id}/report", response_model=ReportView)
+    def get_report(market_id: str, who: Who, request: Request) -> ReportView:
+        """The caller's own report (participant)."""
+        ident = who.require_participant(market_id)
+        return ReportView(**_service(request).get_report(ident))
+
+    @router.post("/markets/{market_id}/close", response_model=dict[str, Any])
+    def close_market(market_id: str, who: Who, request: Request) -> dict[str, Any]:
+        """Close and clear (operator); again: the same outcome. A market whose instance the
+        mechanism rejects becomes void (422 naming the field, every time)."""
+        who.require_operator()
+        done = _service(request).close(market_id)
+        if done.outcome is None:
+            err = done.error or {}
+            raise InvalidInput(str(err.get("field")), None, str(err.get("detail")))
+        return done.outcome
+
+    @router.get(
+        "/markets/{market_id}/outcome",
+        response_model=dict[str, Any] | ParticipantOutcome,
+        description="Operator: the full outcome (exactly `specmarket clear` on the instance). "
+        "Participant: a `ParticipantOutcome`.",
+    )
+    def get_outcome(
+        market_id: str, who: Who, request: Request
+    ) -> dict[str, Any] | ParticipantOutcome:
+        """The outcome of a cleared market (operator: full; participant: its own part)."""
+        service = _service(request)
+        if who.operator:
+            return service.outcome(market_id)
+        ident = who.require_participant(market_id)
+        return ParticipantOutcome(**service.participant_outcome(ident))
+
+    @router.get("/markets/{market_id}/instance", response_model=dict[str, Any])
+    def get_instance(market_id: str, who: Who, request: Request) -> dict[str, Any]:
+        """The instance JSON `specmarket clear` accepts (operator)."""
+        who.require_operator()
+        return _service(request).instance(market_id)
+
+    @router.get("/markets/{market_id}/log", response_model=LogView)
+    def get_log(
+        market_id: str,
+        who: Who,
+        request: Request,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> LogView:
+        """The append-only log of accepted requests (operator), oldest first."""
+        who.require_operator()
+        entries = _service(request).log(market_id, after, limit)
+        return LogView(
+            entries=[LogEntryView(**e) for e in entries],
+            next_after=entries[-1]["seq"] if entries else after,
+        )
+
+    return router
+
+
+# ---------------------------------------------------------------------------------- app
+
+
+def _error(status: int, detail: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(ErrorBody(detail=detail, field=field).model_dump(), status_code=status)
+
+
+async def _scheduler(service: MarketService, interval: float) -> None:
+    """Close markets whose ``closes_at`` has passed, every ``interval`` seconds. Safe with
+    several workers: closing is guarded in the database (:mod:`.domain`)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for market_id in await run_in_threadpool(service.due_markets):
+                await run_in_threadpool(service.close, market_id, SCHEDULER)
+        except Exception:  # keep the loop alive; the next tick retries
+            log.exception("scheduler tick failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service: engine, migrations (unless turned off), operator token, routes."""
+    settings = Settings() if settings is None else settings
+    url = settings.db or default_url()
+    engine = make_engine(url, settings.pool_size, settings.sqlite_synchronous)
+    if settings.migrate:
+        migrate(engine)
+    service = MarketService(engine)
+    configured = (
+        settings.operator_token.get_secret_value() if settings.operator_token is not None else None
+    )
+    operator_hash, generated = service.ensure_operator_token(configured)
+    if generated is not None:
+        print(f"specmarket: operator token (shown once): {generated}", file=sys.stderr, flush=True)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.threads:
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        task = None
+        if settings.scheduler_interval > 0:
+            task = asyncio.create_task(_scheduler(service, settings.scheduler_interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            engine.dispose()
+
+    app = FastAPI(
+        title="specmarket market service",
+        version="1",
+        description="Sealed-bid rounds of specmarket's one-shot mechanisms over HTTP.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.operator_hash = operator_hash
+    app.state.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+    app.state.settings = settings
+    app.state.sqlite = is_sqlite(engine)
+    app.include_router(build_router())
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        response = _error(exc.status, exc.message, exc.field)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if exc.status == 429:
+            response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(422, str(exc), exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or None
+        return _error(422, f"{field or 'request'}: {first.get('msg', 'invalid')}", field)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body)
+    return app
