@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _harness import goal, machine_note, measure, parser, print_samples
 
+from _harness import goal, machine_note, measure, parser, print_samples
 from specmarket.mechanisms.adaptive.bandit_value import ScaledArmFamily
 from specmarket.mechanisms.adaptive.mechanism import market
 
