@@ -171,9 +171,22 @@ def clear_arrays_reference(bids: np.ndarray, asks: np.ndarray) -> Clearing:
 
 def rank_order(values: np.ndarray, idx: np.ndarray, low: bool) -> np.ndarray:
     """``idx`` (increasing) listed best report first: bids descending (``low=False``) or asks
-    ascending (``low=True``), ties in input order (a stable sort of the winners only)."""
-    v = values[idx]
-    return idx[np.argsort(v if low else -v, kind="stable")]
+    ascending (``low=True``), ties in input order.
+
+    numpy's fast (SIMD) argsort is not stable, so ties are put right afterwards: the tied entries
+    are contiguous in the sorted order, and sorting just those by (report, index) restores the
+    input order among equals — the stable result at a fraction of a stable sort's cost."""
+    key = values[idx] if low else -values[idx]
+    order = np.argsort(key)
+    sk = key[order]
+    tie = sk[1:] == sk[:-1]
+    if tie.any():
+        at = np.flatnonzero(tie)
+        pos = np.union1d(at, at + 1)
+        sub = idx[order[pos]]
+        fix = np.lexsort((sub, sk[pos]))
+        order[pos] = order[pos][fix]
+    return idx[order]
 
 
 def clear(instance: Instance) -> Outcome:
@@ -228,9 +241,18 @@ def clear_columnar_file(path: Any) -> str:
     that order. Two million rows take about a second: the columns stay arrays (no per-participant
     objects) and the JSON text is assembled by pyarrow's string kernels.
     """
+    import pyarrow as pa
+
     from specmarket import io
 
-    return clear_table(io.read_columns(path, COLUMNS))
+    # the system allocator: pyarrow's default pool (mimalloc) hands the few large buffers of this
+    # path back to the OS and faults them in again, which doubled the system time here
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return clear_table(io.read_columns(path, COLUMNS))
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def clear_table(table: Any) -> str:
