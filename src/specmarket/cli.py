@@ -99,8 +99,11 @@ def clear_cmd(
 
     try:
         if io.is_columnar(file):  # .parquet / .csv: one participant per row (docs/formats.md)
+            if not table:  # written piece by piece (the same text as print would write)
+                io.clear_columnar(mechanism, file, out=sys.stdout.buffer)
+                return
             text = io.clear_columnar(mechanism, file)
-            result = json.loads(text) if table else {}
+            result = json.loads(text)
         else:
             spec = get(mechanism)
             result = spec.clear_json(io.read_json(file))

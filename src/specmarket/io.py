@@ -12,7 +12,7 @@ import os
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from specmarket.errors import InvalidInput
 
@@ -108,8 +108,9 @@ def dumps(obj: Any) -> str:
 #: File suffixes read as tables (one participant per row) instead of JSON.
 COLUMNAR_SUFFIXES = (".parquet", ".pq", ".csv")
 
-#: Mechanisms with a columnar reader: name → ``module:function`` taking the path, returning text.
-COLUMNAR_READERS = {"mcafee": "specmarket.mechanisms.mcafee:clear_columnar_file"}
+#: Mechanisms with a columnar reader: name → ``module:function`` taking the path and returning
+#: the outcome's JSON text as a list of ASCII pieces (bytes).
+COLUMNAR_READERS = {"mcafee": "specmarket.mechanisms.mcafee:columnar_outcome_parts"}
 
 
 def is_columnar(path: str | Path) -> bool:
@@ -117,9 +118,13 @@ def is_columnar(path: str | Path) -> bool:
     return Path(path).suffix.lower() in COLUMNAR_SUFFIXES
 
 
-def clear_columnar(mechanism: str, path: str | Path) -> str:
+def clear_columnar(mechanism: str, path: str | Path, out: BinaryIO | None = None) -> str:
     """Clear the instance in a columnar file with ``mechanism`` and return the outcome's JSON text
     (the same text as the JSON path on the same data). Formats: ``docs/formats.md``.
+
+    With ``out`` (a binary stream, e.g. ``sys.stdout.buffer``) the text and a newline are written
+    there piece by piece instead — what ``print`` of the returned text would write, without
+    assembling ~100 MB twice — and ``""`` is returned.
 
     Raises
     ------
@@ -127,7 +132,7 @@ def clear_columnar(mechanism: str, path: str | Path) -> str:
         for an unknown name.
     InvalidInput
         naming the file for a mechanism without a columnar reader, or the column and row of a bad
-        value.
+        value (before anything is written).
     """
     import importlib
 
@@ -140,8 +145,14 @@ def clear_columnar(mechanism: str, path: str | Path) -> str:
             "file", str(path), f"{mechanism} reads JSON only; columnar files are for: {known}"
         )
     module, func = COLUMNAR_READERS[mechanism].split(":")
-    text: str = getattr(importlib.import_module(module), func)(path)
-    return text
+    parts: list[bytes | memoryview] = getattr(importlib.import_module(module), func)(path)
+    if out is None:
+        return b"".join(parts).decode("ascii")
+    for piece in parts:
+        out.write(piece)
+    out.write(b"\n")
+    out.flush()
+    return ""
 
 
 def read_columns(path: str | Path, columns: dict[str, str]) -> Any:
@@ -182,14 +193,37 @@ def read_columns(path: str | Path, columns: dict[str, str]) -> Any:
             col = col.cast(col.type.value_type)
         col = col.combine_chunks()
         out[name] = _as_strings(col, name) if kind == "string" else _as_numbers(col, name)
-    return pa.table(out)
+    return pa.Table.from_arrays(list(out.values()), names=list(out))
+
+
+def to_numpy(arr: Any) -> Any:
+    """A numpy view of a pyarrow float64 / int64 array (no nulls) or a copy of a boolean one.
+
+    Read straight from the buffers: ``Array.to_numpy`` goes through pyarrow's pandas layer, whose
+    first use imports pandas (≈ 0.3 s, a sixth of the columnar McAfee path's budget)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        raise ValueError("to_numpy: the array has missing values")
+    n, off = len(arr), arr.offset
+    data = arr.buffers()[1]
+    if data is None:  # pragma: no cover - an empty array
+        return np.zeros(0, dtype=bool if pa.types.is_boolean(arr.type) else float)
+    if pa.types.is_boolean(arr.type):
+        bits = np.frombuffer(data, dtype=np.uint8)
+        return np.unpackbits(bits, count=off + n, bitorder="little")[off:].astype(bool)
+    dtype = {pa.float64(): np.float64, pa.int64(): np.int64, pa.int32(): np.int32}[arr.type]
+    return np.frombuffer(data, dtype=dtype)[off : off + n]
 
 
 def _first(mask: Any) -> int:
     """Index of the first true entry of a pyarrow boolean array (nulls count as false)."""
     import numpy as np
 
-    return int(np.argmax(mask.to_numpy(zero_copy_only=False)))
+    return int(np.argmax(to_numpy(mask.fill_null(False))))
 
 
 def _check_nulls(col: Any, name: str) -> None:
@@ -217,7 +251,7 @@ def _as_numbers(col: Any, name: str) -> Any:
         raise InvalidInput(f"columns.{name}", str(col.type), "must be a column of numbers")
     _check_nulls(col, name)
     col = col.cast(pa.float64())
-    values = col.to_numpy()
+    values = to_numpy(col)
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
@@ -234,7 +268,9 @@ def _read_parquet(p: Path) -> Any:
     try:
         # one thread: decoding a few columns gains little from more, and extra threads cost CPU
         # (four times the CPU for 2 x 10^6 rows on a busy 2-core machine)
-        return pq.read_table(p, use_threads=False)
+        # ParquetFile, not read_table: the latter imports pyarrow.dataset and pandas (≈ 0.3 s)
+        with pq.ParquetFile(p) as fh:
+            return fh.read(use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         why = f"not a readable Parquet file: {str(exc)[:160]}"
         raise InvalidInput("file", str(p), why) from None

@@ -241,6 +241,12 @@ def clear_columnar_file(path: Any) -> str:
     that order. Two million rows take about a second: the columns stay arrays (no per-participant
     objects) and the JSON text is assembled by pyarrow's string kernels.
     """
+    return b"".join(columnar_outcome_parts(path)).decode("ascii")
+
+
+def columnar_outcome_parts(path: Any) -> list[bytes | memoryview]:
+    """The outcome's JSON text of :func:`clear_columnar_file` as ASCII pieces to be written one
+    after the other (the CLI writes them without joining: two fewer copies of ~100 MB)."""
     import pyarrow as pa
 
     from specmarket import io
@@ -250,7 +256,7 @@ def clear_columnar_file(path: Any) -> str:
     previous = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        return clear_table(io.read_columns(path, COLUMNS))
+        return clear_table_parts(io.read_columns(path, COLUMNS))
     finally:
         pa.set_memory_pool(previous)
 
@@ -258,25 +264,30 @@ def clear_columnar_file(path: Any) -> str:
 def clear_table(table: Any) -> str:
     """:func:`clear_columnar_file` on a :class:`pyarrow.Table` already read by
     :func:`specmarket.io.read_columns` (columns ``id``, ``side``, ``report``)."""
-    import pyarrow as pa
+    return b"".join(clear_table_parts(table)).decode("ascii")
+
+
+def clear_table_parts(table: Any) -> list[bytes | memoryview]:
+    """:func:`clear_table` as pieces of ASCII text."""
     import pyarrow.compute as pc
 
+    from specmarket import io
     from specmarket.core.model import MAX_MAGNITUDE
 
     ids, side, report = (table.column(c).combine_chunks() for c in ("id", "side", "report"))
-    is_buyer = pc.equal(side, pa.scalar("buyer"))
-    is_seller = pc.equal(side, pa.scalar("seller"))
+    is_buyer = pc.equal(side, _text("buyer"))
+    is_seller = pc.equal(side, _text("seller"))
     other = pc.invert(pc.or_(is_buyer, is_seller))
     if pc.any(other).as_py():
         i = _first_true(other)
         raise InvalidInput(f"rows[{i}].side", side[i].as_py(), "must be 'buyer' or 'seller'")
-    values = report.to_numpy()
+    values = io.to_numpy(report)
     bad = (values < 0) | (values > MAX_MAGNITUDE)
     if bad.any():
         i = int(np.argmax(bad))
         why = "must be ≥ 0" if values[i] < 0 else f"must be ≤ {MAX_MAGNITUDE:g}"
         raise InvalidInput(f"rows[{i}].report", float(values[i]), why)
-    empty = pc.equal(pc.binary_length(ids), pa.scalar(0))
+    empty = pc.equal(pc.binary_length(ids), _arrow(np.zeros(1, np.int32))[0])
     if pc.any(empty).as_py():
         i = _first_true(empty)
         raise InvalidInput(f"rows[{i}].id", "", "must be a non-empty string")
@@ -288,7 +299,7 @@ def clear_table(table: Any) -> str:
             if pid in seen:
                 raise InvalidInput(f"rows[{i}].id", pid, f"duplicate id (also in row {seen[pid]})")
             seen[pid] = i
-    bmask = is_buyer.to_numpy(zero_copy_only=False)
+    bmask = io.to_numpy(is_buyer)
     brows = np.flatnonzero(bmask)
     srows = np.flatnonzero(~bmask)
     if brows.size == 0:
@@ -297,25 +308,26 @@ def clear_table(table: Any) -> str:
         raise InvalidInput("side", "no seller", "the file must list at least one seller")
     bids, asks = values[brows], values[srows]
     c = clear_arrays(bids, asks)
-    quoted = _json_strings(ids.take(pa.array(np.concatenate([brows, srows]))))
+    in_order = brows.size == 0 or brows[-1] == brows.size - 1  # buyers first, then sellers
+    quoted = _json_strings(ids if in_order else ids.take(_arrow(np.concatenate([brows, srows]))))
     n_b = brows.size
     win = np.zeros(len(quoted), dtype=bool)
     win[c.buyers] = True
     win[n_b + c.sellers] = True
-    winners = pa.array(
+    winners = _arrow(
         np.concatenate(
             [rank_order(bids, c.buyers, low=False), n_b + rank_order(asks, c.sellers, low=True)]
         )
     )
-    winmask = pa.array(win)
-    alloc = pc.if_else(winmask, "1", "0")
-    on_buyer_side = pa.array(np.arange(win.size) < n_b)
-    pay_win = pc.if_else(on_buyer_side, repr(c.buyer_price + 0.0), repr(-c.seller_price + 0.0))
-    pay = pc.if_else(winmask, pay_win, "0.0")
+    winmask = _arrow(win)
+    alloc = pc.if_else(winmask, _text("1"), _text("0"))
+    on_buyer_side = _arrow(np.arange(win.size) < n_b)
+    bp, sp = _text(repr(c.buyer_price + 0.0)), _text(repr(-c.seller_price + 0.0))
+    pay = pc.if_else(winmask, pc.if_else(on_buyer_side, bp, sp), _text("0.0"))
     welfare = math.fsum([*bids[c.buyers].tolist(), *(-asks[c.sellers]).tolist()])
     q = c.buyers.size
     revenue = math.fsum([c.buyer_price] * q + [-c.seller_price] * q)
-    keys = pc.binary_join_element_wise("    ", quoted, ": ", "")
+    keys = pc.binary_join_element_wise(_text("    "), quoted, _text(": "), _text(""))
     head = json.dumps({"mechanism": "mcafee"}, indent=2)[:-2]
     tail = {
         "buyer_price": c.buyer_price + 0.0,
@@ -323,7 +335,7 @@ def clear_table(table: Any) -> str:
         "efficient_trades": c.efficient_trades,
         "trade_reduction": c.reduced,
     }
-    parts = [
+    parts: list[bytes | memoryview] = [
         head.encode(),
         b',\n  "winners": ',
         _json_list(quoted.take(winners)),
@@ -338,16 +350,57 @@ def clear_table(table: Any) -> str:
             2:
         ].encode(),
     ]
-    return b"".join(parts).decode("ascii")
+    return parts
+
+
+# pyarrow imports pandas (≈ 0.3 s) the first time it converts a Python or numpy object
+# (pa.array, pa.scalar, a str argument of a compute function); these build arrays from buffers
+
+
+def _arrow(values: np.ndarray) -> Any:
+    """A pyarrow array of a 1-d numpy array of int64, int32 or bool, built from its buffer."""
+    import pyarrow as pa
+
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), values.size, [None, _buffer(bits)])
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32()}[values.dtype]
+    data = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, data.size, [None, _buffer(data)])
+
+
+def _buffer(data: np.ndarray) -> Any:
+    """A pyarrow buffer sharing a contiguous numpy array's memory."""
+    import pyarrow as pa
+
+    # numpy arrays have the buffer protocol, which pyarrow's type stubs do not accept
+    return pa.py_buffer(data)  # type: ignore[arg-type]
+
+
+def _strings(texts: list[str]) -> Any:
+    """A pyarrow string array of ``texts``, built from its offsets and UTF-8 data buffers."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    buffers = [None, _buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
+
+
+def _text(text: str) -> Any:
+    """A pyarrow string scalar."""
+    return _strings([text])[0]
 
 
 def _first_true(mask: Any) -> int:
-    return int(np.argmax(mask.to_numpy(zero_copy_only=False)))
+    from specmarket import io
+
+    return int(np.argmax(io.to_numpy(mask)))
 
 
 def _json_strings(ids: Any) -> Any:
     """JSON literals (quoted, escaped as Python's ``json`` does) of a pyarrow string array."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     safe = pc.all(pc.ascii_is_printable(ids)).as_py() and not any(
@@ -356,8 +409,8 @@ def _json_strings(ids: Any) -> Any:
     if not safe:
         from json.encoder import encode_basestring_ascii
 
-        return pa.array([encode_basestring_ascii(x) for x in ids.to_pylist()], pa.string())
-    return pc.binary_join_element_wise('"', ids, '"', "")
+        return _strings([encode_basestring_ascii(x) for x in ids.to_pylist()])
+    return pc.binary_join_element_wise(_text('"'), ids, _text('"'), _text(""))
 
 
 def _concat(lines: Any, drop: int = 0) -> memoryview:
@@ -381,7 +434,8 @@ def _json_list(quoted: Any) -> bytes:
 
     if len(quoted) == 0:
         return b"[]"
-    body = _concat(pc.binary_join_element_wise("    ", quoted, ",\n", ""), drop=2)
+    lines = pc.binary_join_element_wise(_text("    "), quoted, _text(",\n"), _text(""))
+    body = _concat(lines, drop=2)
     return b"".join((b"[\n", body, b"\n  ]"))
 
 
@@ -390,7 +444,7 @@ def _json_object(keys: Any, values: Any) -> bytes:
     quoted keys with their colon (``    "id": ``) and the literal values."""
     import pyarrow.compute as pc
 
-    body = _concat(pc.binary_join_element_wise(keys, values, ",\n", ""), drop=2)
+    body = _concat(pc.binary_join_element_wise(keys, values, _text(",\n"), _text("")), drop=2)
     return b"".join((b"{\n", body, b"\n  }"))
 
 
