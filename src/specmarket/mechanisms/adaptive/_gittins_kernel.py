@@ -14,8 +14,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# Where (and whether) compiled kernels may be cached: a read-only install or HOME falls back.
+from specmarket._numba_cache import CACHE
 
-@njit(cache=True)
+
+@njit(cache=CACHE)
 def pivot_block(full, m, rcd, act, index, ut, w, alive, nb):  # type: ignore[no-untyped-def]
     """Eliminate ``nb`` pivots of the active block ``full[:m, :m]`` (left unchanged).
 
