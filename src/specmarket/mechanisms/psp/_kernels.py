@@ -1,6 +1,6 @@
 """Compiled kernels of the data market's buyer reply (numba), seed 002 eq. (18) and Lemma 3.2.
 
-These are the inner loops of :func:`specmarket.mechanisms.psp.market._best_reply_vec`: eq. (18)
+These are the inner loops of :func:`.market.engine.best_reply_fast`: eq. (18)
 at every usable seller, the consistent-capacity test ``max_n n · D̄_(n)(y) ≥ z`` of eq. (22) and
 the bisection for the buyer's target ``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}``. They perform exactly the
 floating-point operations of the per-seller reference (:func:`market._best_reply`), in the same
@@ -590,11 +590,12 @@ def reply(  # type: ignore[no-untyped-def]
     pool_ranks,
     old_price,
     hint,
+    hold,
 ):
-    """The buyer's reply without its ISP part (``market._best_reply``): target ``x``, price,
+    """The buyer's reply without its ISP part (``market.buyer.best_reply``): target ``x``, price,
     per-seller quantity and the pool's ranks, best first.
 
-    Includes the seed §4.1 price hold: a new price within ε of the old one is not a new price
+    With ``hold`` (``Policy.price_hold``): a new price within ε of the old one is not a new price
     unless holding it costs more than half an ε-step of data.
     """
     usable, x, a, ix, yy = target(
@@ -616,7 +617,7 @@ def reply(  # type: ignore[no-untyped-def]
     )
     idx, q = select_pool(a, ix, x, pool_ranks)
     p = yy[idx].max() if idx.size else 0.0
-    if pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
+    if hold and pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
         y = old_price
         ah, ixh, yyh = quotes(
             price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y

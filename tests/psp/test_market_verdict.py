@@ -1,0 +1,135 @@
+"""How a data-market run ends (docs/psp.md, "Termination"): the verdict, the independent
+ε-equilibrium check, the cycle detector, the policies, and the golden runs docs/psp.md quotes."""
+
+from __future__ import annotations
+
+import pytest
+
+from specmarket.mechanisms.psp.market import (
+    POLICIES,
+    DataMarket,
+    Policy,
+    check,
+    random_market,
+    simulate,
+    worked_example,
+)
+from specmarket.mechanisms.psp.market.verdict import CycleDetector
+
+
+def _seed_rules(m: DataMarket) -> DataMarket:
+    return m.model_copy(update={"policy": "seed-only", "reserve_policy": "sticky"})
+
+
+def test_seed_105_asynchronous_converges_to_a_checked_equilibrium() -> None:
+    """5 x 2, seed 105, asynchronous: two buyers hopped between the sellers for ever under the
+    previous rules; the default policy ends in an ε-equilibrium confirmed by the check."""
+    r = simulate(random_market(5, 2, 105, order="asynchronous"))
+    assert r.status == "converged" and r.converged
+    assert r.verdict.max_gain <= r.verdict.epsilon
+    assert r.verdict.unhappy == () and r.verdict.seller_moves == ()
+    assert r.efficiency > 0.97
+
+
+def test_the_same_market_under_the_seeds_rules_is_reported_as_cycling() -> None:
+    r = simulate(_seed_rules(random_market(5, 2, 105, order="asynchronous")))
+    assert r.status == "cycling" and not r.converged
+    assert r.verdict.cycle is not None
+    assert r.verdict.cycle.length >= 2 and "b4" in r.verdict.cycle.members
+    # the buyers that keep moving have replies worth more than ε: not an equilibrium
+    assert r.verdict.max_gain > r.verdict.epsilon
+    assert r.rounds < 1000  # detected, not run to the limit
+    assert r.outcome.details["status"] == "cycling"
+
+
+def test_round_limit_is_not_converged_and_the_check_finds_the_buyers_that_would_move() -> None:
+    """After round 0 of the worked example, A (outbid at seller 2) has a profitable reply."""
+    m = _seed_rules(worked_example()).model_copy(update={"max_rounds": 0})
+    r = simulate(m)
+    assert r.status == "round-limit" and r.rounds == 1
+    assert "A" in r.verdict.unhappy and r.verdict.max_gain > r.verdict.epsilon
+
+
+def test_check_with_either_reply_engine_gives_the_same_verdict() -> None:
+    m = random_market(20, 5, 3, max_rounds=3)
+    r = simulate(m, check_engine="reference")
+    r2 = simulate(m, check_engine="fast")
+    assert r.verdict.engine == "reference" and r2.verdict.engine == "fast"
+    assert r.verdict.unhappy == r2.verdict.unhappy
+    assert r.verdict.max_gain == pytest.approx(r2.verdict.max_gain, abs=1e-9)
+
+
+def test_check_flags_a_seller_whose_eq27_reserve_would_move() -> None:
+    from specmarket.mechanisms.psp.market import _Buyer, _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    s.set_bid("a", 8.0, 2.0)
+    s.set_bid("b", 8.0, 1.5)
+    s.set_bid("c", 3.0, 1.0)  # c is outside I^s = {a, b}: eq. (27) moves the reserve to 1 + ε
+    s.run_auction(0.05, 5.0, sticky=True)
+    assert s.reserve == pytest.approx(1.05)
+    s.reserve = 0.05  # pretend the seller did not move
+    buyers = [_Buyer(spec=worked_example().buyers[0], pool={})]
+    *_, moves, _ = check(buyers, {"s": s}, [s], 0.05, 5.0, sticky=True)
+    assert moves == ("s",)
+
+
+def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
+    d = CycleDetector()
+    seq = ["x", "y", "x", "y", "x"]
+    found = [d.observe(t, k, {"b"}, hopped=True) for t, k in enumerate(seq)]
+    assert found[:4] == [None] * 4
+    assert found[4] is not None and found[4].length == 2 and found[4].members == ("b",)
+    creep = CycleDetector()  # the same state without any pool change is not a cycle
+    assert all(creep.observe(t, "x", {"b"}, hopped=False) is None for t in range(10))
+
+
+def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
+    assert set(POLICIES) == {"seed-only", "stabilised", "converging", "foresight", "ascending"}
+    seed = POLICIES["seed-only"]
+    assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
+    assert not (seed.strict_improvement or seed.second_strike)
+    assert POLICIES["converging"].strict_improvement and isinstance(seed, Policy)
+
+
+def test_seed_only_policy_reproduces_the_worked_example() -> None:
+    r = simulate(_seed_rules(worked_example()))
+    assert r.status == "converged" and r.efficiency == pytest.approx(1.0)
+    assert r.outcome.allocation["A"]["sellers"] == pytest.approx({"1": 25.0, "2": 25.0})
+
+
+def test_default_policy_on_the_worked_example() -> None:
+    """Same allocation as the seed's; with current reserves every seller ends at ε (every bid
+    fits), so buyers pay ε per unit instead of the sticky 1 + ε."""
+    r = simulate(worked_example())
+    assert r.status == "converged" and r.efficiency == pytest.approx(1.0)
+    assert r.outcome.allocation["A"]["sellers"] == pytest.approx({"1": 25.0, "2": 25.0})
+    assert r.outcome.payments["C"] == pytest.approx(26 * 0.01)
+
+
+# ------------------------------------------------------------------ golden runs (docs/psp.md)
+
+GOLDEN = [
+    # (buyers, sellers, seed, options, status, rounds, messages, efficiency)
+]
+
+
+@pytest.mark.parametrize(
+    ("nb", "ns", "seed", "options", "status", "rounds", "messages", "eff"), GOLDEN
+)
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_golden_runs_quoted_in_the_docs(
+    nb: int,
+    ns: int,
+    seed: int,
+    options: dict[str, str],
+    status: str,
+    rounds: int,
+    messages: int,
+    eff: float,
+    engine: str,
+) -> None:
+    """Both engines reproduce the figures docs/psp.md quotes, so they cannot drift together."""
+    r = simulate(random_market(nb, ns, seed, max_rounds=3000, **options), engine=engine)  # type: ignore[arg-type]
+    assert (r.status, r.rounds, r.messages) == (status, rounds, messages)
+    assert r.efficiency == pytest.approx(eff, abs=5e-5)
