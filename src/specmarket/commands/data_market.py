@@ -29,7 +29,7 @@ class RandomScenario(Model):
     isp_price: Positive = 5.0
     epsilon: Positive = 0.05
     order: Literal["synchronous", "asynchronous"] = "asynchronous"
-    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "current"
+    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "patient"
     policy: Literal["seed-only", "stabilised", "converging", "foresight", "ascending"] = (
         "converging"
     )

@@ -59,7 +59,7 @@ class DataMarket(Model):
     sellers: tuple[DataSeller, ...]
     isp_price: Positive = 10.0
     epsilon: Positive = 0.01
-    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "current"
+    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "patient"
     policy: PolicyName = "converging"
     order: Literal["synchronous", "asynchronous"] = "synchronous"
     seed: Count = 0
@@ -81,8 +81,16 @@ class DataMarket(Model):
 # scenarios
 
 
-def worked_example(epsilon: float = 0.01) -> DataMarket:
-    """The seed's worked example (§3.4.4): sellers of 65 and 85 units, buyers A–E."""
+def worked_example(
+    epsilon: float = 0.01,
+    policy: PolicyName = "seed-only",
+    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "sticky",
+) -> DataMarket:
+    """The seed's worked example (§3.4.4): sellers of 65 and 85 units, buyers A–E.
+
+    By default under the seed's own rules (policy ``seed-only``, sticky eq. (27) reserves), with
+    which the synchronous run is exactly the seed's (docs/psp.md, choice 9).
+    """
     table = [("A", 50.0, 1.0), ("B", 40.0, 1.2), ("C", 26.0, 1.5), ("D", 20.0, 2.0)]
     table.append(("E", 14.0, 2.2))
     return DataMarket(
@@ -90,6 +98,8 @@ def worked_example(epsilon: float = 0.01) -> DataMarket:
         sellers=(DataSeller(id="1", supply=65.0), DataSeller(id="2", supply=85.0)),
         isp_price=10.0,
         epsilon=epsilon,
+        policy=policy,
+        reserve_policy=reserve_policy,
     )
 
 
@@ -101,7 +111,7 @@ def random_market(
     isp_price: float = 5.0,
     epsilon: float = 0.05,
     order: Literal["synchronous", "asynchronous"] = "asynchronous",
-    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "current",
+    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "patient",
     elastic: bool = True,
     max_rounds: int = 1000,
     policy: PolicyName = "converging",

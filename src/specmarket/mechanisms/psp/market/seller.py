@@ -12,6 +12,7 @@ uses their compiled twins from :mod:`.engine`.
 from __future__ import annotations
 
 import bisect
+import copy
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -45,7 +46,8 @@ class _Seller:
     _dirty: bool = True
     naive: bool = False
     _prev_out: float | None = None
-    strike: bool = False  # over-demanded once since the reserve last rose (Policy.second_strike)
+    strike: bool = False  # one price war seen since the reserve last rose (Policy.second_strike)
+    _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
 
     def set_bid(self, buyer: str, q: float, p: float) -> None:
@@ -113,26 +115,39 @@ class _Seller:
         self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
         o = outsider_price_fast(qp, self.supply)
         out = None if math.isnan(o) else o
+        before = self.reserve
         if patient:
             if out is not None and self._prev_out is not None:
                 self.reserve = min(max(self.reserve, min(out, self._prev_out) + epsilon), cap)
             self._prev_out = out
-            return
-        before = self.reserve
-        self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
+        else:
+            self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
         if not second_strike:
             return
-        if self.reserve <= before + _TOL:
-            short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= self.reserve - 1e-12) & (qp[:, 0] > 0)
-            if short.any():  # over-demanded, the boundary bid partially served
-                if self.strike:
-                    self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
-                else:
-                    self.strike = True
+        short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
+        ids = list(self.bids)
+        partial = {ids[k]: self.bids[ids[k]] for k in np.flatnonzero(short)}
+        war = bool(partial) and self._partial is not None and partial != self._partial
+        self._partial = partial or None
+        if self.reserve <= before + _TOL and war:  # still over-demanded, but someone re-bid
+            if self.strike:
+                self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
+            else:
+                self.strike = True
         if self.reserve > before + _TOL:
             self.strike = False
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+
+    def would_move(
+        self, epsilon: float, cap: float, sticky: bool, patient: bool, second_strike: bool
+    ) -> bool:
+        """Whether running the auction again on the same bids would move the reserve (a copy is
+        run: ``patient`` and ``second_strike`` remember earlier runs)."""
+        twin = copy.copy(self)
+        twin.book = None
+        twin.run_auction(epsilon, cap, sticky, patient, second_strike)
+        return abs(twin.reserve - self.reserve) > _TOL
 
     @property
     def sold(self) -> float:

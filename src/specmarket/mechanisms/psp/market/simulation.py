@@ -101,6 +101,9 @@ def simulate(
         if cycle is not None:
             break
         if not changes and not run.to_act and t >= run.last_join:
+            if run.pending():  # a seller's rule would still move its reserve: rerun it
+                swept = False
+                continue
             if swept or not run.active_b:  # the sweep sent nothing: the market is quiet
                 quiet = True
                 break
@@ -146,6 +149,17 @@ class _Run:
         self.detector = CycleDetector()
         self.keys: dict[str, tuple[frozenset[str], int, int]] = {}  # per buyer: its coarse state (CycleDetector)
         self.hopped = False
+        self.force: set[str] = set()  # sellers to rerun although no bid changed
+
+    def seller_would_move(self, s: _Seller) -> bool:
+        """The seller's own reserve rule, run once more on its bids, would move its reserve."""
+        patient = self.market.reserve_policy == "patient"
+        return s.would_move(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
+
+    def pending(self) -> bool:
+        """Mark for a rerun the sellers whose reserve rule has not finished (``patient``)."""
+        self.force = {s.id for s in self.active_s if self.seller_would_move(s)}
+        return bool(self.force)
 
     # ---- 1. joins
     def join(self, t: int) -> tuple[list[str], bool]:
@@ -231,7 +245,7 @@ class _Run:
         ran: list[_Seller] = []
         patient = self.market.reserve_policy == "patient"
         for s in self.active_s:
-            if s.id not in touched and s.id not in new:
+            if s.id not in touched and s.id not in new and s.id not in self.force:
                 continue
             before_sold, before_res = s.sold, s.reserve
             s.run_auction(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
@@ -253,6 +267,7 @@ class _Run:
                     ran.append(s)
                     self.messages += 1 + len(s.bids)
                     lots.append((s.reserve, s.supply - s.sold))
+        self.force = set()
         return ran, lots
 
     # ---- 4. who has a reason to act next round
@@ -321,6 +336,7 @@ class _Run:
         """Buyers whose bids changed this round; updates their coarse state keys."""
         moved = {c["buyer"] for c in changes}
         self.hopped = False
+        self.force: set[str] = set()  # sellers to rerun although no bid changed
         for bid_ in moved:
             b = self.buyers[bid_]
             cell = 0.1 * self.eps / b.spec.value  # a tenth of the buyer's ε-step
@@ -344,7 +360,8 @@ class _Run:
     ) -> MarketResult:
         gain_, worst, unhappy, moves, used = check(
             self.active_b, self.sellers, self.active_s, self.eps, self.cap, self.sticky,
-            check_engine, self.policy.foresight,
+            check_engine, self.policy.foresight, self.seller_would_move,
+            self.market.reserve_policy in ("sticky", "current"),
         )  # fmt: skip
         status: Status
         if cycle is not None:

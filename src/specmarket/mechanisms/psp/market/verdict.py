@@ -17,7 +17,7 @@ A run of :func:`~.simulation.simulate` ends with one of four statuses:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -130,6 +130,8 @@ def check(
     sticky: bool,
     engine: str = "auto",
     foresight: bool = False,
+    rule: Callable[[_Seller], bool] | None = None,
+    eq27: bool = True,
 ) -> tuple[float, str | None, tuple[str, ...], tuple[str, ...], str]:
     """The ε-equilibrium test, independent of the dynamics' state (seed 002 §4.1).
 
@@ -139,8 +141,10 @@ def check(
     :func:`.buyer.best_reply_reference` (``engine="reference"``) or on a freshly built book with
     :func:`.engine.best_reply_fast` (``"fast"``, identical bids; ``"auto"``: reference up to
     ``REFERENCE_CHECK_LIMIT`` buyers × sellers). Its utility is compared with the buyer's
-    current one, both with :func:`reference_utility`. Sellers: the eq. (27) reserve of the final
-    bids (:func:`~..local_auction.next_reserve`) must equal the current one.
+    current one, both with :func:`reference_utility`. Sellers: with ``eq27`` the eq. (27) reserve
+    of the final bids (:func:`~..local_auction.next_reserve`) must equal the current one, and
+    ``rule(seller)`` (the seller's own reserve rule run once more, e.g. the ``patient`` policy,
+    which is not eq. (27)) must not move it either.
 
     Returns (largest gain, its buyer, buyers gaining more than ε, sellers that would move,
     engine used).
@@ -183,7 +187,7 @@ def check(
         q = np.array([qp[0] for qp in s.bids.values()], dtype=float)
         p = np.array([qp[1] for qp in s.bids.values()], dtype=float)
         r = next_reserve(s.reserve, q, p, s.supply, epsilon, isp_price, sticky)
-        if abs(r - s.reserve) > _TOL:
+        if (eq27 and abs(r - s.reserve) > _TOL) or (rule is not None and rule(s)):
             moves.append(s.id)
     return float(worst), worst_id, tuple(unhappy), tuple(moves), engine
 
