@@ -147,7 +147,7 @@ class _Run:
         self.rounds = 0
         self.records: list[dict[str, Any]] = []
         self.detector = CycleDetector()
-        self.keys: dict[str, tuple[frozenset[str], int, int]] = {}  # per buyer: its coarse state (CycleDetector)
+        self.keys: dict[str, tuple[frozenset[str], int, int]] = {}  # coarse state per buyer
         self.hopped = False
         self.force: set[str] = set()  # sellers to rerun although no bid changed
 
@@ -336,7 +336,6 @@ class _Run:
         """Buyers whose bids changed this round; updates their coarse state keys."""
         moved = {c["buyer"] for c in changes}
         self.hopped = False
-        self.force: set[str] = set()  # sellers to rerun although no bid changed
         for bid_ in moved:
             b = self.buyers[bid_]
             cell = 0.1 * self.eps / b.spec.value  # a tenth of the buyer's ε-step
