@@ -4,17 +4,44 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from specmarket.mechanisms.psp import _kernels
 from specmarket.mechanisms.psp.market import (
     POLICIES,
+    DataBuyer,
     DataMarket,
     Policy,
+    Valuations,
     check,
+    marginal_value,
+    quantity_at_price,
     random_market,
     simulate,
+    valuation,
     worked_example,
 )
 from specmarket.mechanisms.psp.market.verdict import CycleDetector
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(0.1, 10.0),
+    st.floats(0.5, 50.0),
+    st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0)),
+    st.floats(-1.0, 60.0),
+    st.floats(0.0, 12.0),
+)
+def test_one_valuation_everywhere(v: float, d: float, e: float, z: float, y: float) -> None:
+    """The vectorised ``Valuations``, the scalar helpers and the compiled twins agree."""
+    b = DataBuyer(id="b", demand=d, value=v, elasticity=e)
+    val = Valuations.of([b])
+    assert float(val.value(z)[0]) == valuation(b, z)
+    assert float(val.demand(y)[0]) == quantity_at_price(b, y)
+    assert quantity_at_price(b, y) == _kernels.quantity_at_price(v, d, e, y)
+    assert float(val.marginal_at(z)[0]) == pytest.approx(marginal_value(b, z), abs=1e-12)
+    assert marginal_value(b, z) == _kernels.marginal_value(v, d, e, z)
 
 
 def _seed_rules(m: DataMarket) -> DataMarket:

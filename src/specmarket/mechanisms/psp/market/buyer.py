@@ -341,9 +341,7 @@ def utility(
         if mine is None or mine[0] <= _TOL:
             continue
         s = sellers[j]
-        rows = [qp for k, qp in s.bids.items() if k != spec.id]
-        rows.append(mine)
-        qp = np.array(rows, dtype=float).reshape(len(rows), 2)
+        qp = s.others(spec.id, mine)
         r = s.reserve
         if epsilon is not None:
             o = outsider_price_fast(qp, s.supply)

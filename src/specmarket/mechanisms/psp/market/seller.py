@@ -44,11 +44,25 @@ class _Seller:
     _neg: list[float] = field(default_factory=list)
     _cum: list[float] = field(default_factory=list)
     _dirty: bool = True
+    _qp: np.ndarray | None = None  # the bids as a matrix (:meth:`others`), None when stale
+    _row: dict[str, int] = field(default_factory=dict)
     naive: bool = False
     _prev_out: float | None = None
     strike: bool = False  # one price war seen since the reserve last rose (Policy.second_strike)
     _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
+
+    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
+        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+        if self._qp is None:
+            n = len(self.bids)
+            flat = itertools.chain.from_iterable(self.bids.values())
+            self._qp = np.fromiter(flat, float, 2 * n).reshape(n, 2)
+            self._row = {k: i for i, k in enumerate(self.bids)}
+        k = self._row.get(buyer)
+        qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
+        return np.vstack((qp, np.array([mine], dtype=float)))
 
     def set_bid(self, buyer: str, q: float, p: float) -> None:
         if q <= 0:
@@ -56,6 +70,7 @@ class _Seller:
         else:
             self.bids[buyer] = (q, p)
         self._dirty = True
+        self._qp = None
         if self.book is not None:
             self.book.dirty.add(self.rank)
 

@@ -76,10 +76,6 @@ class Valuations:
         return out
 
 
-def _one(b: DataBuyer) -> Valuations:
-    return Valuations(np.array(b.value), np.array(b.demand), np.array(b.elasticity))
-
-
 def marginal_value(b: DataBuyer, z: float) -> float:
     """``θ_i'(z)`` of one buyer (0 beyond the demand)."""
     if z >= b.demand:
@@ -88,13 +84,18 @@ def marginal_value(b: DataBuyer, z: float) -> float:
 
 
 def valuation(b: DataBuyer, z: float) -> float:
-    """``θ_i(z) = ∫_0^z θ_i'`` of one buyer (Lemma 3.1)."""
-    return float(_one(b).value(z))
+    """``θ_i(z) = ∫_0^z θ_i'`` of one buyer (Lemma 3.1; :meth:`Valuations.value`'s arithmetic)."""
+    z = min(max(z, 0.0), b.demand)
+    return b.value * (z - b.elasticity * z * z / (2.0 * b.demand))
 
 
 def quantity_at_price(b: DataBuyer, y: float) -> float:
-    """``ρ_i(y)`` of one buyer (:meth:`Valuations.demand`)."""
-    return float(_one(b).demand(y))
+    """``ρ_i(y)`` of one buyer (:meth:`Valuations.demand`'s arithmetic, without arrays)."""
+    if y > b.value + _TOL:
+        return 0.0
+    if b.elasticity == 0.0:
+        return b.demand
+    return min(b.demand, max(0.0, b.demand * (1.0 - y / b.value) / b.elasticity))
 
 
 def isp_quantity(b: DataBuyer, isp_price: float, got: float) -> float:
