@@ -411,7 +411,7 @@ def test_quantity_hold_keeps_a_bid_moved_by_at_most_one_eps_step() -> None:
 
 
 def test_lot_deafness_set_by_a_null_lot_reply_and_cleared_by_any_bid() -> None:
-    """Choice 7d: woken only by lots (lowest waking reserve 1.8), sent nothing → deaf from 1.8."""
+    """Choice 7 (d): woken only by lots (lowest waking reserve 1.8), sent nothing: deaf from 1.8."""
     b = market._Buyer(spec=DataBuyer(id="b", demand=10.0, value=3.0, elasticity=0.5))
     assert market._listen(b, [], {"b": 1.8}) == [] and b.deaf == 1.8
     market._listen(b, [], {"b": 1.9})
