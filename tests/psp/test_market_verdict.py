@@ -60,7 +60,7 @@ def test_seed_105_asynchronous_converges_to_a_checked_equilibrium() -> None:
     assert r.status == "converged" and r.converged
     assert r.verdict.max_gain <= r.verdict.epsilon
     assert r.verdict.unhappy == () and r.verdict.seller_moves == ()
-    assert r.efficiency > 0.97
+    assert r.efficiency > 0.99
 
 
 def test_the_same_market_under_the_seeds_rules_is_reported_as_cycling() -> None:
@@ -121,7 +121,8 @@ def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
-    assert POLICIES["converging"].strict_improvement and isinstance(seed, Policy)
+    conv = POLICIES["converging"]
+    assert conv.strict_improvement and conv.second_strike == 8 and isinstance(seed, Policy)
 
 
 def test_seed_only_policy_reproduces_the_worked_example() -> None:
@@ -149,11 +150,11 @@ def test_default_policy_on_the_worked_example() -> None:
 
 GOLDEN = [
     # (buyers, sellers, seed, options, status, rounds, messages, efficiency)
-    (5, 2, 105, {"order": "asynchronous"}, "converged", 26, 190, 0.988915),
-    (5, 2, 105, {"order": "synchronous"}, "converged", 76, 425, 0.992188),
-    (30, 8, 0, {}, "converged", 211, 21491, 0.995993),
-    (30, 8, 1, {"order": "synchronous"}, "converged", 379, 40501, 0.980949),
-    (100, 20, 1, {}, "converged", 168, 156865, 0.995701),
+    (5, 2, 105, {"order": "asynchronous"}, "converged", 74, 590, 0.997583),
+    (5, 2, 105, {"order": "synchronous"}, "converged", 71, 542, 0.999274),
+    (30, 8, 0, {}, "converged", 139, 14273, 0.994203),
+    (30, 8, 1, {"order": "synchronous"}, "converged", 222, 32224, 0.983086),
+    (100, 20, 1, {}, "converged", 177, 158430, 0.990771),
     (30, 8, 2, {"policy": "ascending"}, "converged", 89, 12040, 0.996744),
     (
         5,

@@ -3,9 +3,11 @@
 
 ``seed-only`` runs seed 002's rules alone; ``stabilised`` adds the holds, lot filter and lot
 deafness that earlier versions of this simulation grew to reach convergence more often;
-``converging`` (the default) adds the strict-improvement requirement, the second-strike reserve
-rule and the final sweep, with which every run ends in a verified ε-equilibrium (the argument is
-in docs/psp.md, "Convergence").
+``converging`` (the default) adds the strict-improvement requirement, the price-war reserve rule
+(``second_strike = 8``) and the final sweep; ``ascending`` fires the price-war rule at the second
+war (faster, less efficient); ``foresight`` values a reply at the reserve it will trigger. Whatever
+the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
+"Convergence", for what each rule buys).
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ class Policy:
         cost, against the current bids) by more than ε — the seed's ε-best reply set, eq. (46):
         a buyer whose bid is already within ε of its reply keeps it.
     second_strike
-        A seller whose admitted bids exceed its supply for the second time since its reserve
-        last rose raises its reserve above the partially served bid (``p + ε``), as eq. (27)
-        already does for the bids left out of ``I^j``. With ``strict_improvement`` this bounds
-        the number of rounds (docs/psp.md, "Convergence").
+        ``k > 0``: a seller that sees ``k`` price wars (runs in which it stays over-demanded
+        while its partially served bids change) since its reserve last rose raises its reserve
+        above the partially served bids (``p + ε``), as eq. (27) does for the bids left out of
+        ``I^j``; ``0``: never. Ends the slow climb of two buyers outbidding each other by one
+        shading step per reply (docs/psp.md, "Convergence").
     foresight
         The utility of a reply (``strict_improvement``, the final sweep, the verdict) is taken at
         the reserve each seller's eq. (27) sets on the resulting bid vector, not the stale one.
@@ -66,7 +69,7 @@ class Policy:
     deafness: bool = True
     deaf_reset: int = DEAF_RESET
     strict_improvement: bool = False
-    second_strike: bool = False
+    second_strike: int = 0
     final_sweep: bool = False
     foresight: bool = False
 
@@ -76,8 +79,10 @@ POLICIES: dict[str, Policy] = {
         "seed-only", price_hold=False, quantity_hold=False, lot_filter=False, deafness=False
     ),
     "stabilised": Policy("stabilised"),
-    "converging": Policy("converging", strict_improvement=True, final_sweep=True),
+    "converging": Policy(
+        "converging", strict_improvement=True, second_strike=8, final_sweep=True
+    ),
     "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
-    "ascending": Policy("ascending", strict_improvement=True, second_strike=True, final_sweep=True),
+    "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
 }
 PolicyName = Literal["seed-only", "stabilised", "converging", "foresight", "ascending"]

@@ -48,7 +48,7 @@ class _Seller:
     _row: dict[str, int] = field(default_factory=dict)
     naive: bool = False
     _prev_out: float | None = None
-    strike: bool = False  # one price war seen since the reserve last rose (Policy.second_strike)
+    strikes: int = 0  # price-war runs since the reserve last rose (Policy.second_strike)
     _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
 
@@ -111,17 +111,18 @@ class _Seller:
         cap: float,
         sticky: bool,
         patient: bool = False,
-        second_strike: bool = False,
+        second_strike: int = 0,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
         ``patient`` (reserve policy, our option): raise the reserve only when a bid was left
         outside ``I^j`` in two consecutive runs, to the lower of the two outsider prices + ε.
-        ``second_strike`` (:class:`~.policy.Policy`): when the admitted bids exceed the supply
-        and no bid is left outside ``I^j`` (the boundary bid is partially served), raise the
-        reserve to that bid's price + ε the second time this happens since the reserve last
-        rose; after any rise the allocation is recomputed at the new reserve, so that what the
-        seller holds is what it would allocate.
+        ``second_strike = k > 0`` (:class:`~.policy.Policy`): a run is a *price war* when the
+        seller is over-demanded (an admitted bid is not fully served) and its partially served
+        bids differ from the previous run's (someone re-bid, the seller is still over-demanded);
+        at the ``k``-th price war since the reserve last rose the reserve goes to the highest
+        partially served price + ε. After any rise the allocation is recomputed at the new
+        reserve, so that what the seller holds is what it would allocate.
         """
         n = len(self.bids)
         qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
@@ -145,17 +146,16 @@ class _Seller:
         war = bool(partial) and self._partial is not None and partial != self._partial
         self._partial = partial or None
         if self.reserve <= before + _TOL and war:  # still over-demanded, but someone re-bid
-            if self.strike:
+            self.strikes += 1
+            if self.strikes >= second_strike:
                 self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
-            else:
-                self.strike = True
         if self.reserve > before + _TOL:
-            self.strike = False
+            self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
     def would_move(
-        self, epsilon: float, cap: float, sticky: bool, patient: bool, second_strike: bool
+        self, epsilon: float, cap: float, sticky: bool, patient: bool, second_strike: int
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
