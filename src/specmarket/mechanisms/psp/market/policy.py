@@ -79,9 +79,7 @@ POLICIES: dict[str, Policy] = {
         "seed-only", price_hold=False, quantity_hold=False, lot_filter=False, deafness=False
     ),
     "stabilised": Policy("stabilised"),
-    "converging": Policy(
-        "converging", strict_improvement=True, second_strike=8, final_sweep=True
-    ),
+    "converging": Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True),
     "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
     "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
 }
