@@ -122,7 +122,7 @@ def main() -> None:
     if "efficiency" not in a.skip:
         efficiency(a.seeds, a.policy, a.epsilon)
     if "speed" not in a.skip:
-        speed(*a.speed, a.speed_rounds)
+        speed(a.speed[0], a.speed[1], a.speed_rounds)
     if "big" not in a.skip:
         points = []
         for part in a.big.split(","):
