@@ -189,3 +189,37 @@ def test_golden_runs_quoted_in_the_docs(
     r = simulate(random_market(nb, ns, seed, max_rounds=3000, **options), engine=engine)  # type: ignore[arg-type]
     assert (r.status, r.rounds, r.messages) == (status, rounds, messages)
     assert r.efficiency == pytest.approx(eff, abs=1e-6)
+
+
+def test_a_patient_seller_raises_at_the_second_look_and_would_move_says_so() -> None:
+    """Reserve rule "patient": an outsider seen in two consecutive runs moves the reserve; the
+    simulation reruns such a seller although no bid changed (``would_move``)."""
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    for k, (q, p) in enumerate([(8.0, 2.0), (8.0, 1.5), (3.0, 1.0)]):
+        s.set_bid(f"b{k}", q, p)
+    s.run_auction(0.05, 5.0, sticky=True, patient=True)
+    assert s.reserve == pytest.approx(0.05)  # first sighting of the outsider b2
+    assert s.would_move(0.05, 5.0, True, True, 0)
+    s.run_auction(0.05, 5.0, sticky=True, patient=True)
+    assert s.reserve == pytest.approx(1.05)
+    assert not s.would_move(0.05, 5.0, True, True, 0)
+
+
+def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    s.set_bid("a", 6.0, 2.0)
+    s.set_bid("b", 6.0, 1.0)  # b partially served (4 of 6): over-demanded, no outsider
+    s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
+    wars = 0
+    for k in range(3):  # b re-bids a little higher each time: a price war
+        s.set_bid("b", 6.0, 1.1 + 0.01 * k)
+        s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
+        wars += 1
+        if wars < 2:
+            assert s.reserve == pytest.approx(0.05)
+    assert s.reserve == pytest.approx(1.11 + 0.05)  # at the second war: b's price + ε
+    assert s.alloc["b"] == 0.0  # recomputed at the new reserve: b is no longer admitted
