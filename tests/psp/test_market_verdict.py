@@ -214,12 +214,10 @@ def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:
     s.set_bid("a", 6.0, 2.0)
     s.set_bid("b", 6.0, 1.0)  # b partially served (4 of 6): over-demanded, no outsider
     s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
-    wars = 0
-    for k in range(3):  # b re-bids a little higher each time: a price war
-        s.set_bid("b", 6.0, 1.1 + 0.01 * k)
+    for war in range(1, 4):  # b re-bids a little higher each time: a price war
+        s.set_bid("b", 6.0, 1.09 + 0.01 * war)
         s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
-        wars += 1
-        if wars < 2:
+        if war < 2:
             assert s.reserve == pytest.approx(0.05)
     assert s.reserve == pytest.approx(1.11 + 0.05)  # at the second war: b's price + ε
     assert s.alloc["b"] == 0.0  # recomputed at the new reserve: b is no longer admitted
