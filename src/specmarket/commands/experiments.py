@@ -68,6 +68,7 @@ def run_cmd(
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
     from specmarket.experiments import RunError, load_scenario, run_scenario
+    from specmarket.experiments.runner import RayUnreachable
 
     try:
         data = io.read_toml(scenario)
@@ -90,6 +91,8 @@ def run_cmd(
             highlight=False,
         )
         raise typer.Exit(130) from None
+    except RayUnreachable as exc:
+        fail(SpecmarketError(f"--ray {exc.address}: cannot reach a Ray cluster there: {exc.why}"))
     except RunError as exc:
         err.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
         err.print("finished runs are stored; rerun the same command to resume.", highlight=False)

@@ -17,7 +17,13 @@ run far below a millisecond while a killed sweep loses at most a few seconds of 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import socket
+import sys
+import threading
 import time
 import zlib
 from collections import deque
@@ -90,13 +96,60 @@ def run_batch(scenario: Scenario, runs: list[int]) -> tuple[list[dict[str, Any]]
     return rows, time.perf_counter() - t0
 
 
+# ------------------------------------------------------------- workers die with their parent
+
+#: How often (s) a pool worker's watchdog checks that its parent process is still there.
+PARENT_CHECK_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer part: end this worker when the process that started the pool dies.
+
+    A pool worker blocks on its task queue, whose pipe it inherited, so it never sees the end of
+    a parent killed with SIGKILL and would stay alive for ever. On Linux the kernel sends the
+    worker SIGKILL when its parent exits (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread
+    checks ``os.getppid()`` every :data:`PARENT_CHECK_SECONDS` and exits the worker once it has
+    been re-parented (the fallback where ``prctl`` is missing, e.g. macOS). ``parent`` is the pid
+    of the process that created the pool: a parent that died before this call is caught too.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    ppid = os.getppid()
+    if ppid != parent and not _alive(parent):
+        os._exit(1)  # the parent died before the death signal was armed
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != ppid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="specmarket-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 # --------------------------------------------------------------------------- backends
 
 _WORKER_SCENARIO: Scenario | None = None
 
 
-def _init_worker(data: dict[str, Any]) -> None:
+def _init_worker(data: dict[str, Any], parent: int) -> None:
     global _WORKER_SCENARIO
+    _die_with_parent(parent)
     _WORKER_SCENARIO = Scenario.parse(data)
 
 
@@ -152,7 +205,7 @@ class _InlineBackend(_Backend):
 class _PoolBackend(_Backend):
     def __init__(self, scenario: Scenario, workers: int) -> None:
         self.pool = ProcessPoolExecutor(
-            workers, initializer=_init_worker, initargs=(scenario.to_dict(),)
+            workers, initializer=_init_worker, initargs=(scenario.to_dict(), os.getpid())
         )
         self.slots = workers
 
@@ -170,8 +223,90 @@ class _PoolBackend(_Backend):
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
+#: Seconds allowed to connect to a Ray cluster (``ray.init``) before giving up; the environment
+#: variable ``SPECMARKET_RAY_TIMEOUT`` replaces it.
+RAY_CONNECT_SECONDS = 60.0
+#: Seconds allowed for the TCP connection that checks that something listens at the address.
+RAY_PROBE_SECONDS = 3.0
+
+
+class RayUnreachable(SpecmarketError):
+    """Nothing answers at a Ray address, or the cluster there did not accept us in time."""
+
+    def __init__(self, address: str, why: str) -> None:
+        super().__init__(f"cannot reach the Ray cluster at {address}: {why}")
+        self.address = address
+        self.why = why
+
+
+def ray_timeout() -> float:
+    """:data:`RAY_CONNECT_SECONDS`, or ``SPECMARKET_RAY_TIMEOUT`` when set to a number > 0."""
+    raw = os.environ.get("SPECMARKET_RAY_TIMEOUT")
+    if raw is None:
+        return RAY_CONNECT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and value < float("inf")):
+        raise SpecmarketError(
+            f"SPECMARKET_RAY_TIMEOUT must be a number of seconds > 0 (got {raw!r})"
+        )
+    return value
+
+
+def probe_ray(address: str, timeout: float = RAY_PROBE_SECONDS) -> None:
+    """Open (and close) a TCP connection to ``HOST:PORT`` (or ``ray://HOST:PORT``) so that an
+    address where nothing listens fails at once with :class:`RayUnreachable`, instead of Ray
+    retrying for many minutes. Addresses that are not ``HOST:PORT`` (``auto``) are left to Ray."""
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port_text = hostport.rpartition(":")
+    if not sep or not port_text.isdigit():
+        return
+    host = host.strip("[]") or "127.0.0.1"
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise RayUnreachable(address, f"port {port} is not between 1 and 65535")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise RayUnreachable(address, f"no answer within {timeout:g} s") from None
+    except OSError as exc:
+        raise RayUnreachable(address, exc.strerror or str(exc)) from None
+
+
+def _connect_ray(ray: Any, address: str, timeout: float) -> None:
+    """``ray.init(address)`` bounded by ``timeout`` seconds and interruptible by Ctrl-C: Ray's
+    own connection loop retries for minutes inside native code that ignores SIGINT, so it runs
+    in a daemon thread while this thread waits in short steps."""
+    box: dict[str, BaseException] = {}
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except BaseException as exc:  # handed to the waiting thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=connect, name="specmarket-ray-connect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.2)
+    if thread.is_alive():
+        raise RayUnreachable(address, f"the cluster did not accept a driver within {timeout:g} s")
+    exc = box.get("exc")
+    if isinstance(exc, (ConnectionError, ValueError, RuntimeError)):
+        raise RayUnreachable(address, str(exc)) from None
+    if exc is not None:
+        raise exc
+
+
 class _RayBackend(_Backend):
     def __init__(self, scenario: Scenario, address: str) -> None:
+        timeout = ray_timeout()
+        if "ray" not in sys.modules or not sys.modules["ray"].is_initialized():
+            probe_ray(address)  # before importing ray: a dead address fails in milliseconds
         try:
             import ray
         except ImportError:
@@ -181,12 +316,7 @@ class _RayBackend(_Backend):
         self.ray = ray
         self.owned = not ray.is_initialized()
         if self.owned:
-            try:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise SpecmarketError(
-                    f"cannot connect to the Ray cluster at {address!r}: {exc}"
-                ) from None
+            _connect_ray(ray, address, timeout)
         # ray is untyped: cluster_resources() -> dict[str, float]
         resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         self.slots = max(1, int(resources.get("CPU", 1)))
@@ -218,9 +348,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _init_task_worker(parent: int) -> None:
+    """Initializer of :func:`map_tasks`' workers: die with the parent, one BLAS thread."""
+    _die_with_parent(parent)
+    _limit_blas_threads()
+
+
 def _limit_blas_threads() -> None:
-    """Worker initializer: one BLAS thread per worker process (the workers already use the
-    cores; a second OpenBLAS thread each would only oversubscribe them)."""
+    """One BLAS thread per worker process (the workers already use the cores; a second OpenBLAS
+    thread each would only oversubscribe them)."""
     try:
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - a declared dependency
@@ -254,7 +390,9 @@ def map_tasks(
     if cost is not None:
         order.sort(key=lambda i: -cost(items[i]))
     out: list[Any] = [None] * len(items)
-    with ProcessPoolExecutor(min(workers, len(items)), initializer=_limit_blas_threads) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(items)), initializer=_init_task_worker, initargs=(os.getpid(),)
+    ) as pool:
         futures = {pool.submit(fn, items[i]): i for i in order}
         for fut in as_completed(futures):
             out[futures[fut]] = fut.result()

@@ -1,0 +1,202 @@
+"""Fault injection: a killed sweep leaves no worker behind, an unreachable Ray address fails fast,
+oversized simulations are refused, and long commands report progress.
+
+Every test is bounded in time, uses only the loopback interface and stops what it starts (its own
+process group only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import small
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _env() -> dict[str, str]:
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{path}" if path else str(SRC)}
+
+
+def _group(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def _session(cmd: list[str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: we clean up exactly that
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_pool_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
+    sc = small()
+    (tmp_path / "long.toml").write_text(
+        f'name = "long"\nmechanisms = {sc["mechanisms"]}\ngenerator = "{sc["generator"]}"\n'
+        f"repetitions = 50000\nseed = 7\n[sweep]\nbuyers = {sc['sweep']['buyers']}\n"
+    )
+    out = tmp_path / "res"
+    cmd = [sys.executable, "-m", "specmarket", "run", "long.toml", "-o", str(out), "-j", "2"]
+    cmd.append("--no-progress")
+    with _session(cmd, tmp_path) as proc:
+        deadline = time.monotonic() + 120
+        # wait until both workers compute (chunks arrive) while the sweep is still running
+        while not (len(_group(proc.pid)) >= 3 and list((out / "runs").glob("chunk-*.json"))):
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the sweep never started its workers"
+            time.sleep(0.1)
+        children = [p for p in _group(proc.pid) if p != proc.pid]
+        assert len(children) >= 2
+        os.kill(proc.pid, signal.SIGKILL)  # the parent only, as the OOM killer or `kill -9` do
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _group(proc.pid)
+        assert left == [], f"processes of the killed sweep still alive: {left}"
+
+
+# --------------------------------------------------------------------------- --ray ADDRESS
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again on return: nothing listens there
+
+
+def _scenario_file(tmp_path: Path) -> Path:
+    f = tmp_path / "small.toml"
+    f.write_text(
+        'name = "small"\nmechanisms = ["mcafee", "vcg"]\ngenerator = "double-auction"\n'
+        "repetitions = 2\nseed = 7\n[sweep]\nbuyers = [2, 5]\n"
+    )
+    return f
+
+
+def _run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "specmarket", *args],
+        cwd=cwd,
+        env={**_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=180,  # a hang detector only: the command fails in seconds
+        start_new_session=True,
+    )
+
+
+def test_ray_address_with_nothing_listening_fails_at_once(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    f = _scenario_file(tmp_path)
+    res = _run_cli(["run", str(f), "-o", "res", "--ray", address, "--no-progress"], tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, res.stderr
+    assert "--ray" in lines[0] and address in lines[0] and "refused" in lines[0].lower()
+    assert not (tmp_path / "res" / "results.parquet").exists()
+
+
+def test_probe_rejects_a_closed_port_without_ray() -> None:
+    from specmarket.experiments.runner import RayUnreachable, probe_ray
+
+    address = f"127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    with pytest.raises(RayUnreachable) as info:
+        probe_ray(address, timeout=2.0)
+    assert info.value.address == address
+    assert time.monotonic() - t0 < 60  # bounded by the probe's own timeout, not Ray's retries
+    with pytest.raises(RayUnreachable, match="port 70000"):
+        probe_ray("127.0.0.1:70000")
+    probe_ray("auto")  # not HOST:PORT: left to Ray
+
+
+def test_ray_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specmarket.errors import SpecmarketError
+    from specmarket.experiments.runner import RAY_CONNECT_SECONDS, ray_timeout
+
+    monkeypatch.delenv("SPECMARKET_RAY_TIMEOUT", raising=False)
+    assert ray_timeout() == RAY_CONNECT_SECONDS
+    monkeypatch.setenv("SPECMARKET_RAY_TIMEOUT", "2.5")
+    assert ray_timeout() == 2.5
+    for bad in ("0", "-1", "soon", "inf", "nan"):
+        monkeypatch.setenv("SPECMARKET_RAY_TIMEOUT", bad)
+        with pytest.raises(SpecmarketError, match="SPECMARKET_RAY_TIMEOUT"):
+            ray_timeout()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_address_that_never_answers_times_out(tmp_path: Path) -> None:
+    """Something accepts TCP connections but speaks no Ray: ``ray.init`` would retry for minutes;
+    the bounded connect gives up after ``SPECMARKET_RAY_TIMEOUT`` seconds."""
+    pytest.importorskip("ray")
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    address = f"127.0.0.1:{server.getsockname()[1]}"
+    try:
+        f = _scenario_file(tmp_path)
+        args = ["run", str(f), "-o", "res", "--ray", address, "--no-progress"]
+        res = _run_cli(args, tmp_path, SPECMARKET_RAY_TIMEOUT="3")
+    finally:
+        stop.set()
+        thread.join(5)
+        for c in held:
+            c.close()
+        server.close()
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, res.stderr
+    assert "--ray" in lines[0] and address in lines[0] and "within 3 s" in lines[0]
