@@ -93,6 +93,52 @@ def test_pool_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
         assert left == [], f"processes of the killed sweep still alive: {left}"
 
 
+_WATCHDOG_ONLY = """
+import multiprocessing, os, sys, time
+from specmarket.experiments import runner
+
+def child(parent):
+    sys.platform = "darwin"  # no prctl: only the portable getppid watchdog
+    runner.PARENT_CHECK_SECONDS = 0.2
+    runner._die_with_parent(parent)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    p = multiprocessing.get_context("fork").Process(target=child, args=(os.getpid(),))
+    p.start()
+    print(p.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_watchdog_alone_ends_an_orphaned_worker(tmp_path: Path) -> None:
+    script = tmp_path / "orphan.py"
+    script.write_text(_WATCHDOG_ONLY)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        time.sleep(0.5)  # the watchdog is armed
+        assert child in _group(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _group(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
 # --------------------------------------------------------------------------- --ray ADDRESS
 
 
