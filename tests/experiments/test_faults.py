@@ -246,3 +246,84 @@ def test_ray_address_that_never_answers_times_out(tmp_path: Path) -> None:
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, res.stderr
     assert "--ray" in lines[0] and address in lines[0] and "within 3 s" in lines[0]
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_tasks_reports_to_the_enclosing_hook(workers: int) -> None:
+    from specmarket.experiments.runner import current_progress, map_tasks, reporting
+
+    calls: list[tuple[int, int]] = []
+    assert current_progress() is None
+    with reporting(lambda done, total: calls.append((done, total))):
+        assert map_tasks(_square, range(6), workers) == [0, 1, 4, 9, 16, 25]
+    assert current_progress() is None
+    assert calls == [(k, 6) for k in range(7)]
+    own: list[tuple[int, int]] = []
+    with reporting(lambda done, total: calls.append((done, total))):
+        map_tasks(_square, range(3), workers, progress=lambda d, t: own.append((d, t)))
+    assert own == [(0, 3), (1, 3), (2, 3), (3, 3)] and len(calls) == 7
+
+
+def test_a_reproduction_reports_through_map_tasks_without_a_parameter(tmp_path: Path) -> None:
+    """``reproduce`` wraps ``rep.run`` in ``reporting``: a reproduction that sends its runs
+    through ``map_tasks`` reports its progress though it never mentions progress."""
+    from specmarket.experiments.runner import reporting
+    from specmarket.reproductions import ReproContext, get
+
+    calls: list[tuple[int, int]] = []
+    ctx = ReproContext(out_dir=tmp_path / "ls", quick=True, seed=0, workers=1)
+    with reporting(lambda done, total: calls.append((done, total))):
+        get("lazar-semret").run(ctx)
+    assert calls and calls[0][0] == 0
+    assert all(0 <= d <= t for d, t in calls)
+    assert calls[-1][0] == calls[-1][1] > 0
+
+
+def test_a_sweep_reports_to_the_enclosing_hook(tmp_path: Path) -> None:
+    from specmarket.experiments import load_scenario, run_scenario
+    from specmarket.experiments.runner import reporting
+
+    sc = load_scenario(small())
+    calls: list[tuple[int, int]] = []
+    with reporting(lambda done, total: calls.append((done, total))):
+        run_scenario(sc, tmp_path / "a")
+        run_scenario(sc, tmp_path / "b", progress=False)  # explicitly off
+    assert calls[0] == (0, sc.n_runs) and calls[-1] == (sc.n_runs, sc.n_runs)
+    assert sum(1 for d, _ in calls if d == 0) == 1
+
+
+def test_progress_bar_draws_on_a_terminal_and_vanishes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from specmarket import cli
+    from specmarket.commands.experiments import progress_bar
+
+    buf = io.StringIO()
+    monkeypatch.setitem(cli._consoles, "err", Console(file=buf, force_terminal=True, width=80))
+    with progress_bar("reproduce x") as bar:
+        bar(0, 4)
+        bar(3, 4)
+        bar.describe("reproduce x: nearly")
+    text = buf.getvalue()
+    assert "reproduce x" in text
+    with progress_bar("off", enabled=False) as bar:
+        bar(1, 2)  # a no-op
+        bar.describe("nothing")
+
+
+@pytest.mark.slow
+def test_reproduce_stderr_stays_clean_when_piped(tmp_path: Path) -> None:
+    res = _run_cli(["reproduce", "lazar-semret", "--quick", "-o", "ls"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.strip() == ""  # not a terminal: the transient bar draws nothing
+    res = _run_cli(["reproduce", "lazar-semret", "--quick", "-o", "ls2", "--no-progress"], tmp_path)
+    assert res.returncode == 0, res.stderr

@@ -18,6 +18,7 @@ run far below a millisecond while a killed sweep loses at most a few seconds of 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -27,8 +28,9 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -305,14 +307,22 @@ def _connect_ray(ray: Any, address: str, timeout: float) -> None:
 class _RayBackend(_Backend):
     def __init__(self, scenario: Scenario, address: str) -> None:
         timeout = ray_timeout()
-        if "ray" not in sys.modules or not sys.modules["ray"].is_initialized():
-            probe_ray(address)  # before importing ray: a dead address fails in milliseconds
+        missing = SpecmarketError("--ray needs the optional extra: pip install 'specmarket[ray]'")
+        loaded = sys.modules.get("ray")
+        if loaded is None:
+            try:
+                found = importlib.util.find_spec("ray") is not None
+            except ValueError:  # sys.modules["ray"] is None: imports of ray are blocked
+                found = False
+            if not found:
+                raise missing
+            probe_ray(address)  # before importing ray (seconds): a dead address fails at once
+        elif not loaded.is_initialized():
+            probe_ray(address)
         try:
             import ray
         except ImportError:
-            raise SpecmarketError(
-                "--ray needs the optional extra: pip install 'specmarket[ray]'"
-            ) from None
+            raise missing from None
         self.ray = ray
         self.owned = not ray.is_initialized()
         if self.owned:
@@ -347,6 +357,34 @@ class _RayBackend(_Backend):
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: A progress callback ``(done, total)``: called with ``done = 0`` when a batch of ``total``
+#: independent tasks starts, then after every finished task.
+TaskProgress = Callable[[int, int], None]
+_PROGRESS: ContextVar[TaskProgress | None] = ContextVar("specmarket_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting(hook: TaskProgress) -> Iterator[None]:
+    """Within this block, :func:`map_tasks` and :func:`run_scenario` report to ``hook`` unless
+    they are given their own ``progress``.
+
+    This is how a command shows the progress of code it does not control: the reproductions
+    send their independent runs through :func:`map_tasks` (or a sweep through
+    :func:`run_scenario`), so ``specmarket reproduce`` wraps ``rep.run(ctx)`` in
+    ``with reporting(bar):`` and every reproduction reports without a parameter of its own.
+    The hook lives in a :class:`contextvars.ContextVar`, so it is per thread and per task.
+    """
+    token = _PROGRESS.set(hook)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def current_progress() -> TaskProgress | None:
+    """The hook set by the innermost :func:`reporting` block, or ``None``."""
+    return _PROGRESS.get()
+
 
 def _init_task_worker(parent: int) -> None:
     """Initializer of :func:`map_tasks`' workers: die with the parent, one BLAS thread."""
@@ -370,6 +408,7 @@ def map_tasks(
     tasks: Sequence[T],
     workers: int = 1,
     cost: Callable[[T], float] | None = None,
+    progress: TaskProgress | None = None,
 ) -> list[R]:
     """``[fn(t) for t in tasks]``, computed in this process (``workers=1``) or by a local process
     pool; the results are in task order and identical whatever ``workers`` is, as long as each
@@ -379,24 +418,40 @@ def map_tasks(
     grid point, one population) go through here. ``fn`` must be a module-level function and the
     tasks and results picklable. ``cost`` (optional) estimates a task's work: the pool starts the
     costliest first, so that two workers finish together instead of one waiting for the last big
-    task. Each worker process uses one BLAS thread.
+    task. Each worker process uses one BLAS thread and ends when this process dies.
+    ``progress`` (default: the hook of the enclosing :func:`reporting` block, if any) is called
+    with ``(0, len(tasks))`` first and ``(done, len(tasks))`` after each finished task.
     """
     if workers < 1:
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
     items = list(tasks)
-    if workers == 1 or len(items) < 2:
-        return [fn(t) for t in items]
-    order = list(range(len(items)))
+    report = progress if progress is not None else current_progress()
+    if report is None:
+        report = _no_progress
+    total = len(items)
+    report(0, total)
+    if workers == 1 or total < 2:
+        results = []
+        for k, t in enumerate(items, 1):
+            results.append(fn(t))
+            report(k, total)
+        return results
+    order = list(range(total))
     if cost is not None:
         order.sort(key=lambda i: -cost(items[i]))
-    out: list[Any] = [None] * len(items)
+    out: list[Any] = [None] * total
     with ProcessPoolExecutor(
-        min(workers, len(items)), initializer=_init_task_worker, initargs=(os.getpid(),)
+        min(workers, total), initializer=_init_task_worker, initargs=(os.getpid(),)
     ) as pool:
         futures = {pool.submit(fn, items[i]): i for i in order}
-        for fut in as_completed(futures):
+        for k, fut in enumerate(as_completed(futures), 1):
             out[futures[fut]] = fut.result()
+            report(k, total)
     return out
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -423,7 +478,7 @@ def run_scenario(
     out_dir: str | Path,
     workers: int = 1,
     ray_address: str | None = None,
-    progress: bool | ProgressFn = False,
+    progress: bool | ProgressFn | None = None,
     fresh: bool = False,
     csv: bool = False,
 ) -> SweepResult:
@@ -440,7 +495,9 @@ def run_scenario(
     ray_address
         Address of an existing Ray cluster; overrides ``workers``.
     progress
-        ``True`` for a rich progress bar with ETA on stderr, or a callback ``(done, total)``.
+        ``True`` for a rich progress bar with ETA on stderr, a callback ``(done, total)``,
+        ``False`` for none, or ``None`` (default): the hook of the enclosing :func:`reporting`
+        block if any, else none.
     fresh
         Delete stored runs first instead of resuming.
     csv
@@ -448,6 +505,8 @@ def run_scenario(
     """
     if workers < 1:
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
+    if progress is None:
+        progress = current_progress() or False
     t0 = time.perf_counter()
     store = ResultStore(out_dir)
     done = store.open(scenario, fresh=fresh)
@@ -482,6 +541,7 @@ def _drive(
     per_run = -1.0  # mean compute seconds per run, unknown at first
     completed = skipped
     bar, report = _progress(progress, total, skipped, name)
+    report(completed)
     cancel = True
     try:
         while pending or inflight:
