@@ -54,13 +54,14 @@ class CliProgress:
 
 
 @contextlib.contextmanager
-def progress_bar(label: str, enabled: bool = True) -> Iterator[CliProgress]:
+def progress_bar(label: str, enabled: bool = True, counts: bool = True) -> Iterator[CliProgress]:
     """A transient rich progress bar on stderr for a command that may run for a while.
 
     Until the first report it pulses with the elapsed time (a reproduction that sends no runs
     through :func:`~specmarket.experiments.runner.map_tasks` still shows that it works); then it
     shows ``done/total`` runs. It disappears when the block ends and renders nothing when stderr
-    is not a terminal, so piped output and ``--json`` stay clean. ``enabled=False``: no bar.
+    is not a terminal, so piped output and ``--json`` stay clean. ``enabled=False``: no bar;
+    ``counts=False``: no ``done/total`` column (for work of unknown size, told by its text).
     """
     if not enabled:
         yield CliProgress(label)
@@ -76,15 +77,10 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[CliProgress]:
 
     from specmarket.cli import console
 
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console("err"),
-        transient=True,
-    )
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    if counts:
+        columns.append(MofNCompleteColumn())
+    bar = Progress(*columns, TimeElapsedColumn(), console=console("err"), transient=True)
     with bar:
         yield CliProgress(label, bar)
 
