@@ -209,12 +209,10 @@ def test_ray_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
             ray_timeout()
 
 
-@pytest.mark.slow
-@pytest.mark.ray
-def test_ray_address_that_never_answers_times_out(tmp_path: Path) -> None:
-    """Something accepts TCP connections but speaks no Ray: ``ray.init`` would retry for minutes;
-    the bounded connect gives up after ``SPECMARKET_RAY_TIMEOUT`` seconds."""
-    pytest.importorskip("ray")
+@contextlib.contextmanager
+def _listener(reply: bytes | None) -> Iterator[str]:
+    """A loopback server that accepts connections and answers each with ``reply`` (``None``:
+    says nothing); yields its ``HOST:PORT`` and stops on exit."""
     import threading
 
     server = socket.socket()
@@ -227,25 +225,49 @@ def test_ray_address_that_never_answers_times_out(tmp_path: Path) -> None:
     def accept() -> None:
         while not stop.is_set():
             with contextlib.suppress(OSError):
-                held.append(server.accept()[0])
+                conn = server.accept()[0]
+                held.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    address = f"127.0.0.1:{server.getsockname()[1]}"
     try:
-        f = _scenario_file(tmp_path)
-        args = ["run", str(f), "-o", "res", "--ray", address, "--no-progress"]
-        res = _run_cli(args, tmp_path, SPECMARKET_RAY_TIMEOUT="3")
+        yield f"127.0.0.1:{server.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(5)
         for c in held:
             c.close()
         server.close()
+
+
+def test_probe_tells_a_grpc_server_from_other_listeners() -> None:
+    from specmarket.experiments.runner import RayUnreachable, probe_ray
+
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # what every gRPC server sends first
+    with _listener(settings) as address:
+        probe_ray(address, timeout=5.0)
+    http1 = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    with _listener(http1) as address, pytest.raises(RayUnreachable, match="not a Ray"):
+        probe_ray(address, timeout=5.0)
+    with _listener(None) as address, pytest.raises(RayUnreachable, match=r"within 0\.5 s"):
+        probe_ray(address, timeout=0.5)
+
+
+@pytest.mark.slow
+def test_ray_address_that_never_answers_fails_in_seconds(tmp_path: Path) -> None:
+    """Something accepts TCP connections but says nothing: ``ray.init`` would retry for minutes
+    without letting Ctrl-C through; the probe gives up after its 3 s timeout."""
+    pytest.importorskip("ray")
+    with _listener(None) as address:
+        f = _scenario_file(tmp_path)
+        args = ["run", str(f), "-o", "res", "--ray", address, "--no-progress"]
+        res = _run_cli(args, tmp_path)
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, res.stderr
-    assert "--ray" in lines[0] and address in lines[0] and "within 3 s" in lines[0]
+    assert "--ray" in lines[0] and address in lines[0] and "Ray (gRPC)" in lines[0]
 
 
 # --------------------------------------------------------------------------- progress

@@ -258,9 +258,16 @@ def ray_timeout() -> float:
 
 
 def probe_ray(address: str, timeout: float = RAY_PROBE_SECONDS) -> None:
-    """Open (and close) a TCP connection to ``HOST:PORT`` (or ``ray://HOST:PORT``) so that an
-    address where nothing listens fails at once with :class:`RayUnreachable`, instead of Ray
-    retrying for many minutes. Addresses that are not ``HOST:PORT`` (``auto``) are left to Ray."""
+    """Check within ``timeout`` seconds that a Ray (gRPC) server answers at ``HOST:PORT`` (or
+    ``ray://HOST:PORT``), else raise :class:`RayUnreachable`.
+
+    Ray's own connection loop retries for many minutes inside native code that holds the
+    interpreter and does not let Ctrl-C through, so the address is checked first: a TCP
+    connection (refused at once where nothing listens), then the HTTP/2 client preface, to which
+    every gRPC server — Ray's GCS and its client server are — replies with a SETTINGS frame.
+    Something that accepts connections but does not speak HTTP/2 is refused too. Addresses that
+    are not ``HOST:PORT`` (``auto``) are left to Ray.
+    """
     hostport = address.split("://", 1)[1] if "://" in address else address
     host, sep, port_text = hostport.rpartition(":")
     if not sep or not port_text.isdigit():
@@ -270,18 +277,34 @@ def probe_ray(address: str, timeout: float = RAY_PROBE_SECONDS) -> None:
     if not 0 < port < 65536:
         raise RayUnreachable(address, f"port {port} is not between 1 and 65535")
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.sendall(_HTTP2_PREFACE + _HTTP2_EMPTY_SETTINGS)
+            head = b""
+            while len(head) < 9:  # one frame header: length (3), type (1), flags, stream id
+                part = conn.recv(9 - len(head))
+                if not part:
+                    break
+                head += part
     except TimeoutError:
-        raise RayUnreachable(address, f"no answer within {timeout:g} s") from None
+        raise RayUnreachable(
+            address, f"no answer as a Ray (gRPC) server within {timeout:g} s"
+        ) from None
     except OSError as exc:
         raise RayUnreachable(address, exc.strerror or str(exc)) from None
+    if len(head) < 9 or head[3] != _HTTP2_SETTINGS:
+        raise RayUnreachable(address, "something listens there but it is not a Ray (gRPC) server")
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_HTTP2_SETTINGS = 0x04
+_HTTP2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
 
 def _connect_ray(ray: Any, address: str, timeout: float) -> None:
-    """``ray.init(address)`` bounded by ``timeout`` seconds and interruptible by Ctrl-C: Ray's
-    own connection loop retries for minutes inside native code that ignores SIGINT, so it runs
-    in a daemon thread while this thread waits in short steps."""
+    """``ray.init(address)`` bounded by ``timeout`` seconds: it runs in a daemon thread while
+    this thread waits in short steps. A second line of defence after :func:`probe_ray`: while
+    Ray's native code holds the interpreter neither the deadline nor Ctrl-C is seen, so the
+    bound is only as fine as Ray's own attempts (about 35 s each)."""
     box: dict[str, BaseException] = {}
 
     def connect() -> None:
