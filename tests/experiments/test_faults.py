@@ -93,6 +93,26 @@ def test_pool_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
         assert left == [], f"processes of the killed sweep still alive: {left}"
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_map_tasks_workers_die_with_a_killed_reproduction(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "specmarket", "reproduce", "lazar-semret", "-j", "2", "-o", "ls"]
+    with _session([*cmd, "--no-progress"], tmp_path) as proc:
+        deadline = time.monotonic() + 120
+        while len(_group(proc.pid)) < 3:  # the parent and its two pool workers
+            assert proc.poll() is None, "the reproduction ended before it could be killed"
+            assert time.monotonic() < deadline, "the reproduction never started its workers"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the workers are initialised and computing
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = _group(proc.pid)
+        assert left == [], f"processes of the killed reproduction still alive: {left}"
+
+
 _WATCHDOG_ONLY = """
 import multiprocessing, os, sys, time
 from specmarket.experiments import runner
