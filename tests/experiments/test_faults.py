@@ -189,6 +189,7 @@ def _run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProc
     )
 
 
+@pytest.mark.slow  # a subprocess: about 5 s of imports on a loaded machine
 def test_ray_address_with_nothing_listening_fails_at_once(tmp_path: Path) -> None:
     address = f"127.0.0.1:{_closed_port()}"
     f = _scenario_file(tmp_path)
