@@ -11,7 +11,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,10 +20,69 @@ import typer
 from specmarket.errors import SpecmarketError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from specmarket.experiments.report import Failure
     from specmarket.reproductions import Reproduction
 
 DEMO_DIR = Path("specmarket-report")
+
+
+class CliProgress:
+    """The callback a :func:`progress_bar` block yields: ``bar(done, total)`` moves the bar
+    (the shape of :data:`specmarket.experiments.runner.TaskProgress`; ``done = 0`` starts a new
+    part), ``bar.describe(text)`` replaces its text. Does nothing when the bar is off."""
+
+    def __init__(self, label: str, bar: Progress | None = None) -> None:
+        self.label = label
+        self.bar = bar
+        self.task = bar.add_task(label, total=None) if bar is not None else None
+        self.parts = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None or self.task is None:
+            return
+        if done == 0:
+            self.parts += 1
+            text = self.label if self.parts == 1 else f"{self.label} (part {self.parts})"
+            self.bar.update(self.task, description=text)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def describe(self, text: str) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, description=text)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, enabled: bool = True, counts: bool = True) -> Iterator[CliProgress]:
+    """A transient rich progress bar on stderr for a command that may run for a while.
+
+    Until the first report it pulses with the elapsed time (a reproduction that sends no runs
+    through :func:`~specmarket.experiments.runner.map_tasks` still shows that it works); then it
+    shows ``done/total`` runs. It disappears when the block ends and renders nothing when stderr
+    is not a terminal, so piped output and ``--json`` stay clean. ``enabled=False``: no bar;
+    ``counts=False``: no ``done/total`` column (for work of unknown size, told by its text).
+    """
+    if not enabled:
+        yield CliProgress(label)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from specmarket.cli import console
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    if counts:
+        columns.append(MofNCompleteColumn())
+    bar = Progress(*columns, TimeElapsedColumn(), console=console("err"), transient=True)
+    with bar:
+        yield CliProgress(label, bar)
 
 
 def _chmod_readable(path: Path) -> None:
@@ -68,6 +127,7 @@ def run_cmd(
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
     from specmarket.experiments import RunError, load_scenario, run_scenario
+    from specmarket.experiments.runner import RayUnreachable
 
     try:
         data = io.read_toml(scenario)
@@ -90,6 +150,8 @@ def run_cmd(
             highlight=False,
         )
         raise typer.Exit(130) from None
+    except RayUnreachable as exc:
+        fail(SpecmarketError(f"--ray {exc.address}: cannot reach a Ray cluster there: {exc.why}"))
     except RunError as exc:
         err.print(f"[bold red]run failed:[/] {exc}", highlight=False, soft_wrap=True)
         err.print("finished runs are stored; rerun the same command to resume.", highlight=False)
@@ -199,6 +261,7 @@ def reproduce_cmd(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Run one bundled reproduction of a seed's result and write its tables, figures and report.
 
@@ -207,6 +270,7 @@ def reproduce_cmd(
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
     from specmarket.experiments.report import reproductions_report
+    from specmarket.experiments.runner import reporting
     from specmarket.reproductions import ReproContext, get
 
     try:
@@ -217,7 +281,8 @@ def reproduce_cmd(
     ctx = ReproContext(out_dir=target, quick=quick, seed=seed, workers=workers)
     t0 = time.perf_counter()
     try:
-        result = rep.run(ctx)
+        with progress_bar(f"reproduce {name}", not no_progress) as bar, reporting(bar):
+            result = rep.run(ctx)
     except SpecmarketError as exc:
         fail(exc)
     except Exception as exc:
@@ -239,6 +304,7 @@ def demo_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder.")] = DEMO_DIR,
     seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Master seed.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Worker processes.")] = 1,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Run the quick version of every bundled reproduction and write one HTML report.
 
@@ -247,7 +313,9 @@ def demo_cmd(
     from specmarket.cli import err
     from specmarket.cli import out as console
 
-    page, failed = run_demo(out, seed=seed, workers=workers, echo=console.print)
+    page, failed = run_demo(
+        out, seed=seed, workers=workers, echo=console.print, progress=not no_progress
+    )
     _chmod_readable(page)
     console.print(f"report: {page.resolve()}", highlight=False, markup=False, soft_wrap=True)
     if failed:
@@ -264,15 +332,18 @@ def run_demo(
     seed: int = 0,
     workers: int = 1,
     echo: Callable[..., object] | None = None,
+    progress: bool = False,
 ) -> tuple[Path, list[str]]:
     """Run every registered reproduction with ``quick=True`` into ``out/NAME`` and write
     ``out/index.html``. A failing reproduction is reported in the page, never fatal.
+    ``progress``: a transient bar on stderr while each reproduction runs (:func:`progress_bar`).
     Returns the page and the names that failed."""
     if echo is None:
         from rich.console import Console
 
         echo = Console(stderr=True).print
     from specmarket.experiments.report import Failure, reproductions_report
+    from specmarket.experiments.runner import reporting
     from specmarket.reproductions import ReproContext, ReproResult
 
     items: list[ReproResult | Failure] = []
@@ -291,7 +362,8 @@ def run_demo(
         t0 = time.perf_counter()
         ctx = ReproContext(out_dir=out / name, quick=True, seed=seed, workers=workers)
         try:
-            items.append(rep.run(ctx))
+            with progress_bar(name, progress) as bar, reporting(bar):
+                items.append(rep.run(ctx))
             echo(f"[green]✓[/] {name} ({time.perf_counter() - t0:.1f} s)", highlight=False)
         except Exception as exc:
             failed.append(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,17 @@ class PspScenario(Model):
 
     @model_validator(mode="after")
     def _check(self) -> PspScenario:
+        from specmarket.mechanisms.psp.dynamics import MAX_PLAYERS, MAX_ROUNDS
+
+        if self.players > MAX_PLAYERS:
+            raise InvalidInput(
+                "players",
+                self.players,
+                f"at most {MAX_PLAYERS:,} buyers (a round costs O(players²): 10⁵ buyers take "
+                "minutes per round, more would take hours)",
+            )
+        if self.max_rounds > MAX_ROUNDS:
+            raise InvalidInput("max_rounds", self.max_rounds, f"at most {MAX_ROUNDS:,} rounds")
         if self.theta0_high < self.theta0_low:
             raise InvalidInput("theta0_high", self.theta0_high, "must be ≥ theta0_low")
         if self.qbar_high < self.qbar_low:
@@ -51,8 +63,13 @@ class PspScenario(Model):
         return self
 
 
-def run_scenario(sc: PspScenario, trace_path: Path | None = None) -> dict[str, Any]:
-    """Draw the population of ``sc`` and run the dynamics; the summary dict (and the trace file)."""
+def run_scenario(
+    sc: PspScenario,
+    trace_path: Path | None = None,
+    on_bid: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Draw the population of ``sc`` and run the dynamics; the summary dict (and the trace file).
+    ``on_bid`` receives every submitted bid as it happens (the progress display)."""
     import numpy as np
 
     from specmarket import io
@@ -73,6 +90,7 @@ def run_scenario(sc: PspScenario, trace_path: Path | None = None) -> dict[str, A
         max_rounds=sc.max_rounds,
         order=sc.order,
         record_trace=trace_path is not None,
+        on_bid=on_bid,
     )
     out = res.summary()
     out["scenario"] = sc.model_dump()
@@ -105,13 +123,20 @@ def simulate_psp(
         Path | None, typer.Option("--trace", help="Write every bid as JSON lines here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress display on stderr.")
+    ] = False,
 ) -> None:
     """Truthful ε-best-reply dynamics of classic PSP to an ε-Nash equilibrium.
+
+    At most 100,000 players (a round costs O(players²)); a transient progress display on stderr
+    shows the round and the bids so far (never with --json).
 
     Example: specmarket simulate psp -n 20 --epsilon 5 --seed 1
     """
     from specmarket import io
     from specmarket.cli import fail, out
+    from specmarket.commands.experiments import progress_bar
 
     try:
         data: dict[str, Any] = io.read_toml(scenario) if scenario is not None else {}
@@ -130,7 +155,15 @@ def simulate_psp(
             if isinstance(data.get(key), int) and not isinstance(data.get(key), bool):
                 data[key] = float(data[key])
         sc = PspScenario.parse(data)
-        result = run_scenario(sc, trace)
+        label = f"PSP dynamics, {sc.players:,} buyers"
+        with progress_bar(label, not (as_json or no_progress), counts=False) as bar:
+            bids = [0]
+
+            def show(event: dict[str, Any]) -> None:
+                bids[0] += 1
+                bar.describe(f"{label}: round {event['round']}, {bids[0]:,} bids")
+
+            result = run_scenario(sc, trace, on_bid=None if bar.bar is None else show)
     except SpecmarketError as exc:
         fail(exc)
         return

@@ -17,12 +17,20 @@ run far below a millisecond while a killed sweep loses at most a few seconds of 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import logging
+import os
+import signal
+import socket
+import sys
+import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -90,13 +98,60 @@ def run_batch(scenario: Scenario, runs: list[int]) -> tuple[list[dict[str, Any]]
     return rows, time.perf_counter() - t0
 
 
+# ------------------------------------------------------------- workers die with their parent
+
+#: How often (s) a pool worker's watchdog checks that its parent process is still there.
+PARENT_CHECK_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer part: end this worker when the process that started the pool dies.
+
+    A pool worker blocks on its task queue, whose pipe it inherited, so it never sees the end of
+    a parent killed with SIGKILL and would stay alive for ever. On Linux the kernel sends the
+    worker SIGKILL when its parent exits (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread
+    checks ``os.getppid()`` every :data:`PARENT_CHECK_SECONDS` and exits the worker once it has
+    been re-parented (the fallback where ``prctl`` is missing, e.g. macOS). ``parent`` is the pid
+    of the process that created the pool: a parent that died before this call is caught too.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    ppid = os.getppid()
+    if ppid != parent and not _alive(parent):
+        os._exit(1)  # the parent died before the death signal was armed
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != ppid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="specmarket-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 # --------------------------------------------------------------------------- backends
 
 _WORKER_SCENARIO: Scenario | None = None
 
 
-def _init_worker(data: dict[str, Any]) -> None:
+def _init_worker(data: dict[str, Any], parent: int) -> None:
     global _WORKER_SCENARIO
+    _die_with_parent(parent)
     _WORKER_SCENARIO = Scenario.parse(data)
 
 
@@ -152,7 +207,7 @@ class _InlineBackend(_Backend):
 class _PoolBackend(_Backend):
     def __init__(self, scenario: Scenario, workers: int) -> None:
         self.pool = ProcessPoolExecutor(
-            workers, initializer=_init_worker, initargs=(scenario.to_dict(),)
+            workers, initializer=_init_worker, initargs=(scenario.to_dict(), os.getpid())
         )
         self.slots = workers
 
@@ -170,23 +225,131 @@ class _PoolBackend(_Backend):
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
+#: Seconds allowed to connect to a Ray cluster (``ray.init``) before giving up; the environment
+#: variable ``SPECMARKET_RAY_TIMEOUT`` replaces it.
+RAY_CONNECT_SECONDS = 60.0
+#: Seconds allowed for the TCP connection that checks that something listens at the address.
+RAY_PROBE_SECONDS = 3.0
+
+
+class RayUnreachable(SpecmarketError):
+    """Nothing answers at a Ray address, or the cluster there did not accept us in time."""
+
+    def __init__(self, address: str, why: str) -> None:
+        super().__init__(f"cannot reach the Ray cluster at {address}: {why}")
+        self.address = address
+        self.why = why
+
+
+def ray_timeout() -> float:
+    """:data:`RAY_CONNECT_SECONDS`, or ``SPECMARKET_RAY_TIMEOUT`` when set to a number > 0."""
+    raw = os.environ.get("SPECMARKET_RAY_TIMEOUT")
+    if raw is None:
+        return RAY_CONNECT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (value > 0 and value < float("inf")):
+        raise SpecmarketError(
+            f"SPECMARKET_RAY_TIMEOUT must be a number of seconds > 0 (got {raw!r})"
+        )
+    return value
+
+
+def probe_ray(address: str, timeout: float = RAY_PROBE_SECONDS) -> None:
+    """Check within ``timeout`` seconds that a Ray (gRPC) server answers at ``HOST:PORT`` (or
+    ``ray://HOST:PORT``), else raise :class:`RayUnreachable`.
+
+    Ray's own connection loop retries for many minutes inside native code that holds the
+    interpreter and does not let Ctrl-C through, so the address is checked first: a TCP
+    connection (refused at once where nothing listens), then the HTTP/2 client preface, to which
+    every gRPC server — Ray's GCS and its client server are — replies with a SETTINGS frame.
+    Something that accepts connections but does not speak HTTP/2 is refused too. Addresses that
+    are not ``HOST:PORT`` (``auto``) are left to Ray.
+    """
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port_text = hostport.rpartition(":")
+    if not sep or not port_text.isdigit():
+        return
+    host = host.strip("[]") or "127.0.0.1"
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise RayUnreachable(address, f"port {port} is not between 1 and 65535")
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.sendall(_HTTP2_PREFACE + _HTTP2_EMPTY_SETTINGS)
+            head = b""
+            while len(head) < 9:  # one frame header: length (3), type (1), flags, stream id
+                part = conn.recv(9 - len(head))
+                if not part:
+                    break
+                head += part
+    except TimeoutError:
+        raise RayUnreachable(
+            address, f"no answer as a Ray (gRPC) server within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise RayUnreachable(address, exc.strerror or str(exc)) from None
+    if len(head) < 9 or head[3] != _HTTP2_SETTINGS:
+        raise RayUnreachable(address, "something listens there but it is not a Ray (gRPC) server")
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_HTTP2_SETTINGS = 0x04
+_HTTP2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _connect_ray(ray: Any, address: str, timeout: float) -> None:
+    """``ray.init(address)`` bounded by ``timeout`` seconds: it runs in a daemon thread while
+    this thread waits in short steps. A second line of defence after :func:`probe_ray`: while
+    Ray's native code holds the interpreter neither the deadline nor Ctrl-C is seen, so the
+    bound is only as fine as Ray's own attempts (about 35 s each)."""
+    box: dict[str, BaseException] = {}
+
+    def connect() -> None:
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        except BaseException as exc:  # handed to the waiting thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=connect, name="specmarket-ray-connect", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.2)
+    if thread.is_alive():
+        raise RayUnreachable(address, f"the cluster did not accept a driver within {timeout:g} s")
+    exc = box.get("exc")
+    if isinstance(exc, (ConnectionError, ValueError, RuntimeError)):
+        raise RayUnreachable(address, str(exc)) from None
+    if exc is not None:
+        raise exc
+
+
 class _RayBackend(_Backend):
     def __init__(self, scenario: Scenario, address: str) -> None:
+        timeout = ray_timeout()
+        missing = SpecmarketError("--ray needs the optional extra: pip install 'specmarket[ray]'")
+        loaded = sys.modules.get("ray")
+        if loaded is None:
+            try:
+                found = importlib.util.find_spec("ray") is not None
+            except ValueError:  # sys.modules["ray"] is None: imports of ray are blocked
+                found = False
+            if not found:
+                raise missing
+            probe_ray(address)  # before importing ray (seconds): a dead address fails at once
+        elif not loaded.is_initialized():
+            probe_ray(address)
         try:
             import ray
         except ImportError:
-            raise SpecmarketError(
-                "--ray needs the optional extra: pip install 'specmarket[ray]'"
-            ) from None
+            raise missing from None
         self.ray = ray
         self.owned = not ray.is_initialized()
         if self.owned:
-            try:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise SpecmarketError(
-                    f"cannot connect to the Ray cluster at {address!r}: {exc}"
-                ) from None
+            _connect_ray(ray, address, timeout)
         # ray is untyped: cluster_resources() -> dict[str, float]
         resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
         self.slots = max(1, int(resources.get("CPU", 1)))
@@ -217,10 +380,44 @@ class _RayBackend(_Backend):
 T = TypeVar("T")
 R = TypeVar("R")
 
+#: A progress callback ``(done, total)``: called with ``done = 0`` when a batch of ``total``
+#: independent tasks starts, then after every finished task.
+TaskProgress = Callable[[int, int], None]
+_PROGRESS: ContextVar[TaskProgress | None] = ContextVar("specmarket_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting(hook: TaskProgress) -> Iterator[None]:
+    """Within this block, :func:`map_tasks` and :func:`run_scenario` report to ``hook`` unless
+    they are given their own ``progress``.
+
+    This is how a command shows the progress of code it does not control: the reproductions
+    send their independent runs through :func:`map_tasks` (or a sweep through
+    :func:`run_scenario`), so ``specmarket reproduce`` wraps ``rep.run(ctx)`` in
+    ``with reporting(bar):`` and every reproduction reports without a parameter of its own.
+    The hook lives in a :class:`contextvars.ContextVar`, so it is per thread and per task.
+    """
+    token = _PROGRESS.set(hook)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def current_progress() -> TaskProgress | None:
+    """The hook set by the innermost :func:`reporting` block, or ``None``."""
+    return _PROGRESS.get()
+
+
+def _init_task_worker(parent: int) -> None:
+    """Initializer of :func:`map_tasks`' workers: die with the parent, one BLAS thread."""
+    _die_with_parent(parent)
+    _limit_blas_threads()
+
 
 def _limit_blas_threads() -> None:
-    """Worker initializer: one BLAS thread per worker process (the workers already use the
-    cores; a second OpenBLAS thread each would only oversubscribe them)."""
+    """One BLAS thread per worker process (the workers already use the cores; a second OpenBLAS
+    thread each would only oversubscribe them)."""
     try:
         from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - a declared dependency
@@ -234,6 +431,7 @@ def map_tasks(
     tasks: Sequence[T],
     workers: int = 1,
     cost: Callable[[T], float] | None = None,
+    progress: TaskProgress | None = None,
 ) -> list[R]:
     """``[fn(t) for t in tasks]``, computed in this process (``workers=1``) or by a local process
     pool; the results are in task order and identical whatever ``workers`` is, as long as each
@@ -243,22 +441,40 @@ def map_tasks(
     grid point, one population) go through here. ``fn`` must be a module-level function and the
     tasks and results picklable. ``cost`` (optional) estimates a task's work: the pool starts the
     costliest first, so that two workers finish together instead of one waiting for the last big
-    task. Each worker process uses one BLAS thread.
+    task. Each worker process uses one BLAS thread and ends when this process dies.
+    ``progress`` (default: the hook of the enclosing :func:`reporting` block, if any) is called
+    with ``(0, len(tasks))`` first and ``(done, len(tasks))`` after each finished task.
     """
     if workers < 1:
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
     items = list(tasks)
-    if workers == 1 or len(items) < 2:
-        return [fn(t) for t in items]
-    order = list(range(len(items)))
+    report = progress if progress is not None else current_progress()
+    if report is None:
+        report = _no_progress
+    total = len(items)
+    report(0, total)
+    if workers == 1 or total < 2:
+        results = []
+        for k, t in enumerate(items, 1):
+            results.append(fn(t))
+            report(k, total)
+        return results
+    order = list(range(total))
     if cost is not None:
         order.sort(key=lambda i: -cost(items[i]))
-    out: list[Any] = [None] * len(items)
-    with ProcessPoolExecutor(min(workers, len(items)), initializer=_limit_blas_threads) as pool:
+    out: list[Any] = [None] * total
+    with ProcessPoolExecutor(
+        min(workers, total), initializer=_init_task_worker, initargs=(os.getpid(),)
+    ) as pool:
         futures = {pool.submit(fn, items[i]): i for i in order}
-        for fut in as_completed(futures):
+        for k, fut in enumerate(as_completed(futures), 1):
             out[futures[fut]] = fut.result()
+            report(k, total)
     return out
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -285,7 +501,7 @@ def run_scenario(
     out_dir: str | Path,
     workers: int = 1,
     ray_address: str | None = None,
-    progress: bool | ProgressFn = False,
+    progress: bool | ProgressFn | None = None,
     fresh: bool = False,
     csv: bool = False,
 ) -> SweepResult:
@@ -302,7 +518,9 @@ def run_scenario(
     ray_address
         Address of an existing Ray cluster; overrides ``workers``.
     progress
-        ``True`` for a rich progress bar with ETA on stderr, or a callback ``(done, total)``.
+        ``True`` for a rich progress bar with ETA on stderr, a callback ``(done, total)``,
+        ``False`` for none, or ``None`` (default): the hook of the enclosing :func:`reporting`
+        block if any, else none.
     fresh
         Delete stored runs first instead of resuming.
     csv
@@ -310,6 +528,8 @@ def run_scenario(
     """
     if workers < 1:
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
+    if progress is None:
+        progress = current_progress() or False
     t0 = time.perf_counter()
     store = ResultStore(out_dir)
     done = store.open(scenario, fresh=fresh)
@@ -344,6 +564,7 @@ def _drive(
     per_run = -1.0  # mean compute seconds per run, unknown at first
     completed = skipped
     bar, report = _progress(progress, total, skipped, name)
+    report(completed)
     cancel = True
     try:
         while pending or inflight:

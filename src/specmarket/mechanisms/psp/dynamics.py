@@ -38,12 +38,34 @@ from specmarket.mechanisms.psp.replies import ElasticValuation, Others, best_rep
 from specmarket.mechanisms.psp.rules import TIE_RULES, psp_outcome
 
 __all__ = [
+    "MAX_PLAYERS",
+    "MAX_ROUNDS",
     "DynamicsResult",
     "efficiency_bound",
     "random_population",
     "run_dynamics",
     "water_filling",
 ]
+
+
+#: Most buyers :func:`random_population` draws and :func:`run_dynamics` accepts. One buyer's
+#: valuation takes about 0.6 kB (memory is not the limit) but one round evaluates every buyer
+#: against the others' sorted bids in ``O(I)``, so a round costs ``O(I²)``: a two-round run of
+#: 10⁴ buyers took 7 CPU-seconds (a loaded 2-core machine), so 10⁵ buyers take about
+#: 10 CPU-minutes per round and 10⁶ would take about 16 CPU-hours per round.
+MAX_PLAYERS = 100_000
+#: Most rounds :func:`run_dynamics` accepts as ``max_rounds`` (each round at least ``O(I)``).
+MAX_ROUNDS = 1_000_000
+
+
+def _check_players(players: int) -> None:
+    if players > MAX_PLAYERS:
+        raise InvalidInput(
+            "players",
+            players,
+            f"at most {MAX_PLAYERS:,} buyers (a round of the dynamics costs O(players²): "
+            f"10⁵ buyers take minutes per round, more would take hours)",
+        )
 
 
 @dataclass
@@ -193,7 +215,14 @@ def random_population(
     theta0: tuple[float, float] = (10.0, 20.0),
     qbar: tuple[float, float] = (50.0, 100.0),
 ) -> list[ElasticValuation]:
-    """Lazar–Semret's experiment population: ``θ'_i(0) ~ U[10, 20]``, ``q̄_i ~ U[50, 100]``."""
+    """Lazar–Semret's experiment population: ``θ'_i(0) ~ U[10, 20]``, ``q̄_i ~ U[50, 100]``.
+
+    At most :data:`MAX_PLAYERS` buyers (:class:`~specmarket.errors.InvalidInput` naming
+    ``players`` beyond).
+    """
+    if isinstance(players, bool) or not isinstance(players, (int, np.integer)) or players < 0:
+        raise InvalidInput("players", players, "must be a whole number ≥ 0")
+    _check_players(int(players))
     t = rng.uniform(*theta0, size=players)
     q = rng.uniform(*qbar, size=players)
     return [
@@ -237,6 +266,7 @@ def _check(
 ) -> None:
     if len(valuations) == 0:
         raise InvalidInput("players", 0, "must not be empty")
+    _check_players(len(valuations))
     if not (math.isfinite(total) and total > 0):
         raise InvalidInput("quantity", total, "must be a finite number > 0")
     if not (math.isfinite(reserve) and reserve >= 0):
@@ -272,7 +302,7 @@ def run_dynamics(
     Parameters
     ----------
     valuations
-        One elastic valuation per buyer.
+        One elastic valuation per buyer (at most :data:`MAX_PLAYERS`).
     total, reserve
         ``Q`` and the seller's reserve price ``p_0`` (its bid is ``(Q, p_0)``).
     epsilon
@@ -284,7 +314,7 @@ def run_dynamics(
     seed
         Seeds the visiting order (a fresh permutation each round).
     max_rounds
-        Stop (``converged=False``) after this many rounds.
+        Stop (``converged=False``) after this many rounds (at most :data:`MAX_ROUNDS`).
     engine
         ``"fast"`` or ``"reference"`` (see the module docstring).
     record_trace, on_bid
@@ -319,9 +349,11 @@ def run_dynamics(
     if (
         isinstance(max_rounds, bool)
         or not isinstance(max_rounds, (int, np.integer))
-        or max_rounds < 1
+        or not 1 <= max_rounds <= MAX_ROUNDS
     ):
-        raise InvalidInput("max_rounds", max_rounds, "must be a whole number ≥ 1")
+        raise InvalidInput(
+            "max_rounds", max_rounds, f"must be a whole number between 1 and {MAX_ROUNDS:,}"
+        )
     rng = np.random.default_rng(seed)
     q = np.zeros(n + 1)
     p = np.zeros(n + 1)
