@@ -81,3 +81,14 @@ def test_round_limit_exits_3_and_json_carries_the_status() -> None:
     assert res.exit_code == 3
     out = json.loads(res.output)
     assert out["status"] == "round-limit" and out["converged"] is False
+
+
+def test_progress_goes_to_stderr_only_and_can_be_turned_off() -> None:
+    """A long simulation shows its rounds on stderr (a terminal only); --json and
+    --no-progress keep every stream free of it."""
+    args = ["simulate", "data-market", "--buyers", "12", "--sellers", "3", "--seed", "4"]
+    plain = runner.invoke(app, [*args, "--json"])
+    quiet = runner.invoke(app, [*args, "--json", "--no-progress"])
+    assert plain.exit_code == quiet.exit_code == 0, plain.output
+    assert json.loads(plain.stdout) == json.loads(quiet.stdout)
+    assert "data market" not in plain.stderr and "data market" not in quiet.stderr

@@ -96,6 +96,9 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--trace", help="Write one JSON line per round here.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+        no_progress: Annotated[
+            bool, typer.Option("--no-progress", help="No progress line on stderr.")
+        ] = False,
     ) -> None:
         """Simulate the distributed PSP data-exchange market until its verdict.
 
@@ -149,7 +152,11 @@ def register(app: typer.Typer) -> None:
                 data.update({k: v for k, v in given.items() if v is not None})
                 market = load_scenario(data)
             sink = _io.StringIO() if trace is not None else None
-            res = simulate(market, trace=sink)
+            from specmarket.commands.experiments import progress_bar
+
+            limit = market.max_rounds
+            with progress_bar("data market", not (as_json or no_progress)) as bar:
+                res = simulate(market, trace=sink, on_round=lambda t: bar(t + 1, limit))
             if trace is not None and sink is not None:
                 io.write_atomic(trace, sink.getvalue())
         except SpecmarketError as exc:
