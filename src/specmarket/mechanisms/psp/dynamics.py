@@ -323,9 +323,9 @@ def run_dynamics(
         A buyer's *first* bid (joining the auction) is submitted as soon as it gains anything; the
         ``ε`` threshold applies to *re*-bids (default). ``False``: every bid needs a gain ``> ε``.
     threshold
-        The gain a re-bid needs (default ``ε``, as in the issue); an option for sensitivity runs.
+        The gain a re-bid needs (default ``ε``, that of the ε-best reply); for sensitivity runs.
     order
-        ``"asynchronous"`` (default, issue item 3): one player at a time in a fresh seeded
+        ``"asynchronous"`` (default): one player at a time in a fresh seeded
         permutation each round, each seeing the bids made before it. ``"synchronous"``: every
         player replies to the same snapshot of the bids and all moves are applied at the end of
         the round (an option: it reproduces Lazar–Semret's magnitude of ~12 bids per player,
