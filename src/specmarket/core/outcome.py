@@ -17,6 +17,7 @@ payment. Hence
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -148,16 +149,18 @@ class Outcome:
 
 
 def _jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and mapping proxies into plain JSON types."""
-    import numpy as np
+    """Convert numpy scalars/arrays, tuples and mapping proxies into plain JSON types.
 
+    numpy is looked up, not imported: if nothing has imported it, no value can be a numpy one
+    (and ``specmarket clear vickrey`` stays free of it)."""
+    np = sys.modules.get("numpy")
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
+    if np is not None and isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, np.generic):
+    if np is not None and isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float):
         return obj + 0.0
