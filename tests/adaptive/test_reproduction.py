@@ -54,7 +54,9 @@ def test_quick_reproduction(tmp_path: Path) -> None:
     res = get("adaptive").run(ReproContext(out_dir=tmp_path, quick=True, seed=3))
     assert len(res.figures) == 7
     for png in res.figures.values():
-        assert png.exists() and png.with_suffix(".svg").exists() and png.with_suffix(".csv").exists()
+        assert (
+            png.exists() and png.with_suffix(".svg").exists() and png.with_suffix(".csv").exists()
+        )
     by_k = pd.read_csv(res.tables["Figs. 2–6: metrics vs number of SUs (δ = 0.7)"])
     assert set(by_k["mechanism"]) == {"ADAPTIVE", "Vickrey"}
     assert (by_k["avg_payment"] >= 0).all()

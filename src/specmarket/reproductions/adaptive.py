@@ -70,7 +70,7 @@ def simulate_adaptive(
         lw, zw = grid.log_exits[tw, xw], grid.zero_exits[tw, xw]
         if k > 1:
             pays[:, t] = (1.0 - delta) * grid.value_from_logs(log_sum - lw, zeros - zw)
-        z = rng.binomial(step, 0.5, size=runs) - step // 2
+        z = np.asarray(rng.binomial(step, 0.5, size=runs), dtype=np.int64) - step // 2
         xn = move(xw, z, n, edge)
         x[rows, w] = xn
         log_sum += grid.log_exits[tw, xn] - lw
@@ -85,10 +85,10 @@ def move(
     reading of §V), ``"reflect"`` folds the overshoot back (``−1 → 1``, ``n → n − 2``)."""
     y = x + z
     if edge == "clamp":
-        return np.clip(y, 0, n - 1)
+        return np.asarray(np.clip(y, 0, n - 1), dtype=np.int64)
     if edge == "reflect":
         y = np.abs(y)
-        return np.where(y > n - 1, 2 * (n - 1) - y, y)
+        return np.asarray(np.where(y > n - 1, 2 * (n - 1) - y, y), dtype=np.int64)
     raise ValueError(f"edge must be 'clamp' or 'reflect', not {edge!r}")
 
 
@@ -186,7 +186,7 @@ def simulate_vickrey(
             pays[:, t] = part[:, -2]
         if law == "myopic, evolving":
             w = np.argmax(v, axis=1)
-            z = rng.binomial(step, 0.5, size=runs) - step // 2
+            z = np.asarray(rng.binomial(step, 0.5, size=runs), dtype=np.int64) - step // 2
             x[rows, w] = move(x[rows, w], z, n, edge)
     return values, pays
 
