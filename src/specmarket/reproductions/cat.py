@@ -458,7 +458,9 @@ def run(ctx: ReproContext) -> ReproResult:
             f"{100 * float(below[rg]):.0f}%."
         )
     text = (
-        "\n\n".join(parts) + "\n\n"
+        "**Claim (seed 000).** With surplus sharing, CAT sells to the legal team of highest "
+        "welfare (Theorem 2), is truthful (Theorem 1) and leaves rich members better off "
+        "(§D).\n\n**We find.** " + "\n\n".join(parts) + "\n\n"
         f"IR: {ir_violations} members with negative utility. Section D ({draws['draws']} random "
         f"setups from the state 'Team 1 holds x'): Team 1 wins without sharing in "
         f"{draws['team 1 wins without sharing']}, Team 2 wins with sharing at x + θ in "
@@ -467,8 +469,10 @@ def run(ctx: ReproContext) -> ReproResult:
         f"Theorem 1 audit on {n_audit} instances: profitable misreports found — CAT with sharing "
         f"{viol('CAT sharing')}, without sharing {viol('CAT no sharing')}, VCG over legal teams "
         f"{viol('fix: VCG over legal teams')}, VCG over eq. (4) "
-        f"{viol('fix: VCG over eq. (4)')}. Theorem 1 does not hold for CAT as reconstructed; "
-        "see docs/cat.md."
+        f"{viol('fix: VCG over eq. (4)')}.\n\n**Verdict.** Theorem 1 does not hold for CAT as "
+        "reconstructed (profitable misreports exist with and without sharing; the VCG fixes "
+        "remove them); Theorem 2 and the §D claim are checked by the numbers above; see "
+        "docs/cat.md."
     )
     return ReproResult(
         name="cat",
