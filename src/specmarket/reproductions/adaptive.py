@@ -3,13 +3,19 @@
 Parameters the paper leaves open (our choices, also in ``docs/adaptive.md``): types θ uniform on
 {1, …, 10}; initial SNR uniform on {−30, …, 30} dB; step z = Binomial(2, ½) − 1; horizon T = 100
 rounds (δ^T is negligible); B = 1; 500 runs per point (common random numbers for both mechanisms).
-Metrics per run: social welfare Σ_t v_t, discounted welfare Σ_t δ^t v_t, revenue Σ_t p_t, average
-payment = revenue / T (the winner's mean payment per round), average utility =
-(welfare − revenue) / (k T) (per SU per round). Fig. 7 uses 12 SUs; at δ = 1 the index is undefined
-and eq. (7) gives p = 0, so that point is 0 by definition and not simulated.
+Metrics per run: social welfare Σ_t v_t, discounted welfare Σ_t δ^t v_t, revenue Σ_t p_t, and the
+two averages under one normalisation, per SU and per round: average payment = revenue / (k T),
+average utility = (welfare − revenue) / (k T). Fig. 7 uses 12 SUs; at δ = 1 the index is undefined
+and eq. (7) gives p = (1 − δ) S₋ᵢ = 0, so that point is the analytic 0, not simulated.
 
 Static baseline (§V): each round every SU draws a fresh SNR uniformly; the highest value wins and
 pays the second-highest value.
+
+Sensitivity study (:func:`sensitivity`): the gap ADAPTIVE − Vickrey at 12 SUs, δ = 0.7, on paired
+markets, with one open reading varied at a time around the default :class:`Setting` (step size,
+the static auction's experiences, initial SNR and type laws, horizon, clamped or reflecting ends,
+experience read in dB or as a linear SNR; :data:`FACTORS`). Full: 1000 runs per setting, T = 100
+(horizons 10, 30, 100, 300), ≈ 50 CPU-s; quick: 40 runs, T = 20 (horizons 10, 20, 40).
 """
 
 from __future__ import annotations
