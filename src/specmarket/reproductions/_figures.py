@@ -1,0 +1,59 @@
+"""Figures of the reproductions: built with :class:`matplotlib.figure.Figure` directly (no
+``pyplot`` state, no ``matplotlib.use``), written as PNG and SVG with the plotted data as CSV beside
+them (same stem), and one colour per series name across every reproduction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: One colour per series, shared by every figure of the report (matplotlib's tab10 values).
+COLORS: dict[str, str] = {
+    "ADAPTIVE": "#1f77b4",
+    "Vickrey": "#d62728",
+    "asynchronous": "#1f77b4",
+    "synchronous": "#ff7f0e",
+    "published": "#000000",
+    "District-D (budget-balanced)": "#1f77b4",
+    "District-D (profit-driven)": "#17becf",
+    "TRUST": "#2ca02c",
+    "McAfee": "#9467bd",
+    "upper bound": "#7f7f7f",
+    "welfare": "#1f77b4",
+    "discounted welfare": "#2ca02c",
+    "revenue": "#d62728",
+}
+
+
+def color(name: str) -> str:
+    """The colour of series ``name`` (grey for a name without one)."""
+    return COLORS.get(name, "#7f7f7f")
+
+
+def new_figure(
+    ncols: int = 1, nrows: int = 1, panel: tuple[float, float] = (4.6, 3.4)
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``nrows × ncols`` panels of size ``panel`` (inches), axes in reading order."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, [ax for row in axes for ax in row]
+
+
+def save(fig: Figure, stem: Path, data: pd.DataFrame | None = None, **csv: Any) -> Path:
+    """Write ``stem.png`` (120 dpi), ``stem.svg`` and, if given, the plotted ``data`` as
+    ``stem.csv``; return the PNG path."""
+    stem = Path(stem)
+    png = stem.with_suffix(".png")
+    fig.savefig(png, dpi=120)
+    fig.savefig(stem.with_suffix(".svg"))
+    if data is not None:
+        data.to_csv(stem.with_suffix(".csv"), index=False, **csv)
+    return png
