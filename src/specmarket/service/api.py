@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from specmarket.errors import InvalidInput
+from specmarket.service.dashboard import mount_dashboard
 from specmarket.service.db import default_url, is_sqlite, make_engine, migrate
 from specmarket.service.domain import SCHEDULER, Identity, MarketService, WouldBlock
 from specmarket.service.errors import Forbidden, ServiceError, Unauthorized
@@ -74,6 +75,31 @@ class MarketView(BaseModel):
     closed_at: float | None = None
     participants: int = 0
     reports: int = 0
+    opened_at: float | None = None
+
+
+class WhoAmI(BaseModel):
+    """Who a token belongs to: the operator, or one participant (with its market's status and
+    its own report's version, 0 before the first) — what the dashboard needs to pick a view."""
+
+    operator: bool
+    market: str | None = None
+    participant: str | None = None
+    role: str | None = None
+    mechanism: str | None = None
+    status: str | None = None
+    closes_at: float | None = None
+    closed_at: float | None = None
+    version: int | None = None
+
+
+class Timeline(BaseModel):
+    """Reports accepted per time bucket since the market opened (from the log)."""
+
+    opened_at: float
+    bucket: float
+    starts: list[float]
+    counts: list[int]
 
 
 class NewParticipant(BaseModel):
@@ -319,6 +345,33 @@ def build_router() -> APIRouter:
         view = service.open_market(body.mechanism, body.fields, _timestamp(body.closes_at))
         return MarketView(**service.market(view["id"]))
 
+    @router.get("/markets", response_model=list[MarketView])
+    def list_markets(
+        who: Who, request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[MarketView]:
+        """The newest markets with status and counts, newest first (operator)."""
+        who.require_operator()
+        return [MarketView(**m) for m in _service(request).markets(limit)]
+
+    @router.get("/me", response_model=WhoAmI)
+    def whoami(who: Who, request: Request) -> WhoAmI:
+        """Who the token belongs to (any token); a participant also sees its market's status."""
+        if who.operator:
+            return WhoAmI(operator=True)
+        assert who.identity is not None
+        return WhoAmI(operator=False, **_service(request).whoami(who.identity))
+
+    @router.get("/markets/{market_id}/timeline", response_model=Timeline)
+    def timeline(
+        market_id: str,
+        who: Who,
+        request: Request,
+        bucket: Annotated[float, Query(gt=0, le=86_400)] = 1.0,
+    ) -> Timeline:
+        """Reports accepted per ``bucket`` seconds since opening, from the log (operator)."""
+        who.require_operator()
+        return Timeline(**_service(request).report_timeline(market_id, bucket))
+
     @router.get("/markets/{market_id}", response_model=MarketView)
     def get_market(market_id: str, who: Who, request: Request) -> MarketView:
         """A market's status and counts (operator)."""
@@ -485,6 +538,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sqlite = is_sqlite(engine)
     app.include_router(build_router())
+    mount_dashboard(app)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

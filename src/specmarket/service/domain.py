@@ -252,6 +252,79 @@ class MarketService:
             "id": row.id, "mechanism": row.mechanism, "status": row.status,
             "fields": json.loads(row.fields), "closes_at": row.closes_at,
             "closed_at": row.closed_at, "participants": int(counts[0]), "reports": int(counts[1]),
+            "opened_at": row.created_at,
+        }
+
+    def markets(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Status views of the newest ``limit`` markets, newest first (operator dashboard)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(MARKETS.c.id, MARKETS.c.mechanism, MARKETS.c.status, MARKETS.c.fields,
+                          MARKETS.c.closes_at, MARKETS.c.closed_at, MARKETS.c.created_at)
+                .order_by(MARKETS.c.created_at.desc(), MARKETS.c.id).limit(limit)
+            ).all()
+            ids = [r.id for r in rows]
+            counts: dict[str, tuple[int, int]] = {}
+            if ids:
+                for c in conn.execute(
+                    sa.select(PARTICIPANTS.c.market_id, sa.func.count(),
+                              sa.func.count(PARTICIPANTS.c.report))
+                    .where(PARTICIPANTS.c.market_id.in_(ids))
+                    .group_by(PARTICIPANTS.c.market_id)
+                ).all():
+                    counts[c[0]] = (int(c[1]), int(c[2]))
+        return [
+            {"id": r.id, "mechanism": r.mechanism, "status": r.status,
+             "fields": json.loads(r.fields), "closes_at": r.closes_at, "closed_at": r.closed_at,
+             "participants": counts.get(r.id, (0, 0))[0], "reports": counts.get(r.id, (0, 0))[1],
+             "opened_at": r.created_at}
+            for r in rows
+        ]
+
+    def report_timeline(self, market_id: str, bucket: float) -> dict[str, Any]:
+        """Accepted reports per time bucket of ``bucket`` seconds, counted from the log
+        (replacements count: each is one accepted request), from the market's opening.
+
+        Returns ``{"opened_at", "bucket", "starts", "counts"}``: ``starts[k]`` is the start of
+        bucket ``k`` in seconds since opening, ``counts[k]`` the reports accepted in it. Empty
+        buckets between the first and the last are present (zero), so a chart's x axis is
+        uniform.
+        """
+        if not (math.isfinite(bucket) and bucket > 0):
+            raise InvalidInput("bucket", bucket, "must be a positive number of seconds")
+        with self._read() as conn:
+            market = self._market(conn, market_id)
+            times = conn.execute(
+                sa.select(LOG.c.at).where(LOG.c.market_id == market_id, LOG.c.action == "report")
+            ).scalars().all()
+        opened = float(market.created_at)
+        counts: dict[int, int] = {}
+        for at in times:
+            k = max(0, int((float(at) - opened) // bucket))
+            counts[k] = counts.get(k, 0) + 1
+        last = max(counts) if counts else -1
+        if last >= 10_000:  # keep the answer small: widen the buckets instead
+            return self.report_timeline(market_id, bucket * (last // 10_000 + 1))
+        return {
+            "opened_at": opened, "bucket": bucket,
+            "starts": [k * bucket for k in range(last + 1)],
+            "counts": [counts.get(k, 0) for k in range(last + 1)],
+        }
+
+    def whoami(self, who: Identity) -> dict[str, Any]:
+        """A participant's own view of its market: id, role, status, times, its report's
+        version (0 before the first) — nothing about other participants."""
+        with self._read() as conn:
+            row = self._market(conn, who.market_id)
+            version = conn.execute(
+                sa.select(PARTICIPANTS.c.version).where(
+                    PARTICIPANTS.c.market_id == who.market_id, PARTICIPANTS.c.pid == who.pid
+                )
+            ).scalar_one()
+        return {
+            "market": who.market_id, "participant": who.pid, "role": who.role,
+            "mechanism": row.mechanism, "status": row.status, "closes_at": row.closes_at,
+            "closed_at": row.closed_at, "version": int(version),
         }
 
     def add_participant(
