@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.service.server import Server
 
 pytestmark = pytest.mark.slow
@@ -207,7 +206,8 @@ def test_operator_watches_a_round_and_reads_the_outcome(
         if pid != "s1":
             api.report(market, tokens[pid], {"ask": ask})
     _wait("6 reports", lambda: _text(browser, "detail-reports") == "6")
-    _wait("the timeline to count 6", lambda: "6 accepted so far" in _text(browser, "timeline-caption"))
+    _wait("the timeline to count 6",
+          lambda: "6 accepted so far" in _text(browser, "timeline-caption"))
     total = browser.execute_script(
         "const c = Chart.getChart('timeline-chart'); return c.data.datasets[0].data"
         ".reduce((a, b) => a + b, 0)"
@@ -231,7 +231,8 @@ def test_operator_watches_a_round_and_reads_the_outcome(
     assert facts["efficient_trades"] == "3"
     assert facts["winners"] == "b1, b2, s1, s2"
     rows = {
-        tr.get_attribute("data-participant"): [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        tr.get_attribute("data-participant"):
+            [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
         for tr in browser.find_elements(By.CSS_SELECTOR, "#outcome-table tbody tr")
     }
     assert rows["b1"] == ["b1", "1", "6"]
