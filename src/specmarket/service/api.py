@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -371,6 +372,59 @@ def build_router() -> APIRouter:
         """Reports accepted per ``bucket`` seconds since opening, from the log (operator)."""
         who.require_operator()
         return Timeline(**_service(request).report_timeline(market_id, bucket))
+
+    @router.put("/markets/{market_id}/offer", response_model=dict[str, Any])
+    def put_offer(
+        market_id: str, body: dict[str, Any], who: Who, request: Request
+    ) -> dict[str, Any]:
+        """A seller's offer ``{"supply", "reserve"}`` in a live data market (replaces an earlier
+        one); answers the seller's book."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "offer", body)
+
+    @router.post("/markets/{market_id}/bid", response_model=dict[str, Any])
+    def post_bid(
+        market_id: str, body: dict[str, Any], who: Who, request: Request
+    ) -> dict[str, Any]:
+        """A buyer's bid ``{"seller", "quantity", "price"}`` in a live data market (replaces its
+        earlier bid to that seller; quantity 0 withdraws it); answers the buyer's quote."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "bid", body)
+
+    @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any])
+    def get_quotes(market_id: str, who: Who, request: Request) -> dict[str, Any]:
+        """Live data market: a buyer's allocation, costs and price functions per seller; a
+        seller's own book; the operator's view of every book."""
+        ident = None if who.operator else who.require_participant(market_id)
+        return _service(request).live_view(market_id, ident)
+
+    @router.get(
+        "/markets/{market_id}/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}},
+                         "description": "server-sent events: the quotes view on every change"}},
+    )
+    async def stream(market_id: str, who: Who, request: Request) -> StreamingResponse:
+        """Server-sent events of ``GET …/quotes``: one ``data:`` event now and one after every
+        change (checked every 0.25 s), until the market closes or the client leaves."""
+        ident = None if who.operator else who.require_participant(market_id)
+        service = _service(request)
+        first = await run_in_threadpool(service.live_view, market_id, ident)
+
+        async def events() -> AsyncIterator[bytes]:
+            view = first
+            last = None
+            while True:
+                if view["seq"] != last or view["status"] != "open":
+                    yield b"data: " + json.dumps(view, allow_nan=False).encode() + b"\n\n"
+                    last = view["seq"]
+                if view["status"] != "open" or await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.25)
+                view = await run_in_threadpool(service.live_view, market_id, ident)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
 
     @router.get("/markets/{market_id}", response_model=MarketView)
     def get_market(market_id: str, who: Who, request: Request) -> MarketView:
