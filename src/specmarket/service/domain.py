@@ -300,14 +300,21 @@ class MarketService:
             raise InvalidInput("bucket", bucket, "must be a positive number of seconds")
         with self._read() as conn:
             market = self._market(conn, market_id)
-            times = conn.execute(
-                sa.select(LOG.c.at).where(LOG.c.market_id == market_id, LOG.c.action == "report")
-            ).scalars().all()
-        opened = float(market.created_at)
+            opened = float(market.created_at)
+            # bucket in the database (one row per bucket, not per report): floor on PostgreSQL,
+            # CAST truncation on SQLite (the same for the non-negative offsets of a market's log)
+            offset = (LOG.c.at - opened) / bucket
+            k = (sa.cast(sa.func.floor(offset), sa.BigInteger) if self._pg
+                 else sa.cast(offset, sa.Integer))
+            rows = conn.execute(
+                sa.select(k.label("k"), sa.func.count())
+                .where(LOG.c.market_id == market_id, LOG.c.action == "report")
+                .group_by(k)
+            ).all()
         counts: dict[int, int] = {}
-        for at in times:
-            k = max(0, int((float(at) - opened) // bucket))
-            counts[k] = counts.get(k, 0) + 1
+        for key, n in rows:
+            kk = max(0, int(key))
+            counts[kk] = counts.get(kk, 0) + int(n)
         last = max(counts) if counts else -1
         if last >= 10_000:  # keep the answer small: widen the buckets instead
             return self.report_timeline(market_id, bucket * (last // 10_000 + 1))

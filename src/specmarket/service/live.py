@@ -25,8 +25,8 @@ Rules (seed 002)
 * Allocation and cost at seller ``j``: eq. (20) (tie-splitting PSP) and eq. (21) (second price,
   the reserve counting as the seller's own bid), on the bids sent to ``j`` only.
 * The price function buyer ``i`` faces at ``j`` is ``P_i^j(z) = inf{y : D̄^j(y; s_-i) ≥ z}`` with
-  ``D̄^j`` of eq. (18): a step function given as ``(z_k, y_k)`` steps (quantity up to ``z_k``
-  costs ``y_k`` per unit at the margin).
+  ``D̄^j`` of eq. (18) in its "≥" form (what is guaranteed at ``y``, ties included): a step
+  function given as ``(z_k, y_k)`` steps.
 * Settlement: each buyer pays the sum of its costs (positive = pays), each seller is paid the sum
   of the costs of the bids it serves (negative payment); allocations are units per seller.
 """
@@ -42,7 +42,6 @@ import numpy as np
 from specmarket.errors import InvalidInput
 from specmarket.mechanisms.psp.local_auction import (
     allocate,
-    available,
     costs,
     outsider_price,
     reserve_after,
@@ -190,15 +189,19 @@ class Book:
         return ids, allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
 
     def price_function(self, seller: str, buyer: str) -> list[tuple[float, float]]:
-        """``P_i^j`` as steps ``(z_k, y_k)``: buying up to ``z_k`` needs a unit price of at least
-        ``y_k`` (from eq. (18) on the other bids; the first step's price is the reserve)."""
+        """``P_i^j`` as steps ``(z_k, y_k)``: a bid at unit price ``y_k`` is *guaranteed* up to
+        ``z_k`` units whatever the tie rule — the "≥" form ``[D^j − Σ_{k≠i, p_k ≥ y} d_k]^+`` of
+        eq. (18) used by the best reply (:mod:`specmarket.mechanisms.psp.replies`) — at the
+        reserve and at ``ε`` above each other admitted bid (a new price must differ by ``ε``)."""
         s = self.sellers[seller]
         q, p = self._arrays(s, without=buyer)
-        prices = sorted({s.reserve, *[float(x) for x in p if x >= s.reserve]})
+        ok = (p >= s.reserve - 1e-12) & (p > 0) & (q > 0)
+        q, p = q[ok], p[ok]
+        prices = sorted({s.reserve, *[float(x) + self.epsilon for x in p]})
         steps: list[tuple[float, float]] = []
         reached = 0.0
-        for y in prices:  # available() is non-decreasing in y: sweep prices upward
-            z = available(q, p, s.supply, y, s.reserve)
+        for y in prices:  # non-decreasing in y: sweep prices upward
+            z = max(0.0, s.supply - float(q[p >= y - 1e-12].sum()))
             if z > reached + 1e-12:
                 steps.append((z, y))
                 reached = z
@@ -218,7 +221,8 @@ class Book:
 
     def quote(self, buyer: str) -> dict[str, Any]:
         """What ``buyer`` gets and faces: per seller it bid to, its bid, allocation, cost, the
-        reserve and its price function; totals over sellers."""
+        reserve and its price function; totals over sellers; and under ``market`` the price
+        function it faces at *every* seller with an offer (what it needs for its reply)."""
         per: list[dict[str, Any]] = []
         for sid, s in self.sellers.items():
             if buyer not in s.bids:
@@ -228,9 +232,12 @@ class Book:
             per.append({"seller": sid, "quantity": s.bids[buyer][0], "price": s.bids[buyer][1],
                         "allocation": float(alloc[k]), "cost": float(cost[k]),
                         "reserve": s.reserve, "price_function": self.price_function(sid, buyer)})
+        market = [{"seller": sid, "reserve": s.reserve, "supply": s.supply,
+                   "price_function": self.price_function(sid, buyer)}
+                  for sid, s in self.sellers.items()]
         return {"buyer": buyer, "seq": self.seq, "sellers": per,
                 "allocation": sum(x["allocation"] for x in per),
-                "cost": sum(x["cost"] for x in per)}
+                "cost": sum(x["cost"] for x in per), "market": market}
 
     def public(self) -> dict[str, Any]:
         """What everyone may see while the market runs: per seller its supply, reserve and the
