@@ -17,7 +17,9 @@ Strategies (seed 002 §3.4, as simplified here — the choices are in ``docs/ser
 from __future__ import annotations
 
 import asyncio
+import zlib
 from dataclasses import dataclass, field
+
 import httpx
 
 from specmarket.mechanisms.psp.market import DataBuyer, quantity_at_price
@@ -35,9 +37,12 @@ def _avail(steps: list[list[float]], y: float) -> float:
 
 
 def buyer_reply(
-    spec: DataBuyer, functions: dict[str, list[list[float]]], epsilon: float, isp_price: float
+    spec: DataBuyer, functions: dict[str, list[list[float]]], epsilon: float, isp_price: float,
+    salt: str = "",
 ) -> tuple[float, dict[str, float]]:
-    """The buyer's reply: ``(price, seller → quantity)`` (see the module docstring)."""
+    """The buyer's reply: ``(price, seller → quantity)`` (see the module docstring). Sellers
+    equally cheap are taken in an order of the buyer's own (a hash of ``salt`` and the seller's
+    id), so that buyers moving at the same time do not all pile onto the same seller."""
     y_max = min(spec.value, isp_price)
     prices = sorted({float(p) for st in functions.values() for _, p in st if p <= y_max + _TOL})
     best_x, best_y = 0.0, 0.0
@@ -50,7 +55,8 @@ def buyer_reply(
     if x <= _TOL:
         return 0.0, {}
     # cheapest sellers first: by the price at which each gives its first unit
-    order = sorted(functions, key=lambda j: min((p for _, p in functions[j]), default=1e300))
+    order = sorted(functions, key=lambda j: (min((p for _, p in functions[j]), default=1e300),
+                                             zlib.crc32((salt + j).encode())))
     plan: dict[str, float] = {}
     left = x
     for j in order:
@@ -97,7 +103,8 @@ class Agent:
         if quote["status"] != "open":
             return False
         functions = {s["seller"]: s["price_function"] for s in quote["market"]}
-        price, plan = buyer_reply(self.spec, functions, self.epsilon, self.isp_price)
+        price, plan = buyer_reply(self.spec, functions, self.epsilon, self.isp_price,
+                                  salt=self.token[:16])
         step = self.epsilon / self.spec.value
         changed = False
         for j in set(plan) | set(self.bids):

@@ -769,7 +769,8 @@ class MarketService:
             if market.mechanism != live.MECHANISM:
                 raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
             book = self._fold(conn, market)
-        status = {"status": market.status, "closes_at": market.closes_at}
+        status = {"status": market.status, "closes_at": market.closes_at,
+                  "epsilon": book.epsilon, "isp_price": book.isp_price}
         if who is None:
             return {**status, **book.public(),
                     "books": [book.seller_view(sid) for sid in book.sellers]}
