@@ -301,3 +301,53 @@ def test_participant_sees_only_its_own_part(server: Server, browser: Any, tmp_pa
     _wait("the sign-in form", lambda: browser.find_element(By.ID, "login").is_displayed())
     assert browser.execute_script("return sessionStorage.getItem('specmarket.token')") is None
     assert _console_errors(browser) == []
+
+
+def test_operator_watches_a_live_data_market(server: Server, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    api = Api(server)
+    r = httpx.post(f"{server.url}/v1/markets", headers=api.op,
+                   json={"mechanism": "data-market", "fields": {"isp_price": 10, "epsilon": 0.5}})
+    market = str(r.json()["id"])
+    tok = {pid: api.add(market, pid, role) for pid, role in
+           (("s1", "seller"), ("s2", "seller"), ("A", "buyer"), ("B", "buyer"))}
+
+    def post(pid: str, path: str, body: dict[str, Any], method: str = "POST") -> None:
+        r = httpx.request(method, f"{server.url}/v1/markets/{market}/{path}", json=body,
+                          headers={"Authorization": f"Bearer {tok[pid]}"})
+        assert r.status_code == 200, r.text
+
+    post("s1", "offer", {"supply": 4, "reserve": 1}, "PUT")
+    post("s2", "offer", {"supply": 2, "reserve": 1}, "PUT")
+    _sign_in(browser, server, TOKEN)
+    _wait("the operator view", lambda: "operator" in _text(browser, "whoami"))
+    browser.get(f"{server.url}/#market={market}")
+    _wait("the live section", lambda: browser.find_element(By.ID, "live").is_displayed())
+    assert not browser.find_element(By.ID, "timeline-figure").is_displayed()
+    bids = [("A", "s1", 3, 5), ("B", "s1", 2, 4), ("B", "s2", 2, 2), ("A", "s1", 3, 6)]
+    for buyer, seller, q, p in bids:  # the page advances while they arrive
+        post(buyer, "bid", {"seller": seller, "quantity": q, "price": p})
+        time.sleep(1.1)
+    _wait("4 bids", lambda: _text(browser, "live-bids") == "4")
+    datasets = browser.execute_script(
+        "const c = Chart.getChart('live-price-chart'); return c.data.datasets.map("
+        "d => [d.label, d.data.length, d.data[d.data.length - 1].y])"
+    )
+    assert [d[0] for d in datasets] == ["s1", "s2"]
+    assert all(d[1] >= 3 for d in datasets)  # several samples over time
+    view = httpx.get(f"{server.url}/v1/markets/{market}/quotes", headers=api.op).json()
+    assert datasets[0][2] == view["sellers"][0]["reserve"]
+    title = browser.execute_script(
+        "return Chart.getChart('live-alloc-chart').options.scales.y.title.text")
+    assert "units" in title
+    _screenshot(browser, tmp_path, "live", 1280)
+    _screenshot(browser, tmp_path, "live", 390)
+    browser.find_element(By.ID, "close-btn").click()
+    _wait("the cleared status", lambda: _text(browser, "detail-status") == "cleared")
+    rows = _wait("the settlement table", lambda: {
+        tr.get_attribute("data-participant"): tr.text
+        for tr in browser.find_elements(By.CSS_SELECTOR, "#outcome-table tbody tr")
+    })
+    assert set(rows) == {"A", "B", "s1", "s2"}
+    assert _console_errors(browser) == []

@@ -238,7 +238,10 @@
     $("detail-reports").textContent = fmtNumber(m.reports);
     $("detail-closes").textContent = countdown(m.closes_at, m.status);
     show("close-btn", m.status === "open");
-    await refreshTimeline(m);
+    const isLive = m.mechanism === "data-market";
+    show("live", isLive);
+    show("timeline-figure", !isLive);
+    if (isLive) { await refreshLive(m); } else { await refreshTimeline(m); }
     if (m.status === "cleared" && outcomeShown !== id) {
       await showOutcome(id);
     }
@@ -280,6 +283,53 @@
             grid: { drawOnChartArea: false } }),
         },
       },
+    });
+  }
+
+  const palette = ["#0969da", "#bf3989", "#1a7f37", "#8250df", "#bc4c00", "#116329", "#cf222e",
+    "#0550ae", "#953800", "#6639ba"];
+  let liveHistory = { id: null, t0: 0, samples: [] };
+
+  async function refreshLive(m) {
+    let v;
+    try { v = await api("/v1/markets/" + m.id + "/quotes"); } catch (e) { return; }
+    if (liveHistory.id !== m.id) { liveHistory = { id: m.id, t0: Date.now() / 1000, samples: [] }; }
+    const t = Date.now() / 1000 - liveHistory.t0;
+    const samples = liveHistory.samples;
+    samples.push({ t: t, bids: v.bids_accepted, sellers: v.sellers });
+    if (samples.length > 600) { samples.shift(); }
+    const back = samples.filter((s) => s.t >= t - 5);
+    const first = back[0];
+    const rate = first && t > first.t ? (v.bids_accepted - first.bids) / (t - first.t) : 0;
+    $("live-bids").textContent = fmtNumber(v.bids_accepted);
+    $("live-rate").textContent = fmtNumber(Math.round(rate * 10) / 10);
+    $("live-sellers").textContent = fmtNumber(v.sellers.length);
+    const ids = v.sellers.map((s) => s.seller).slice(0, 10);
+    const series = (key) => ids.map((id, k) => ({
+      label: id, borderColor: palette[k % palette.length], backgroundColor: palette[k % palette.length],
+      pointRadius: 0, stepped: true,
+      data: samples.map((s) => {
+        const x = s.sellers.find((q) => q.seller === id);
+        return { x: s.t, y: x ? x[key] : null };
+      }),
+    }));
+    const rates = samples.map((s, k) => {
+      const prev = samples[Math.max(0, k - 1)];
+      return { x: s.t, y: k && s.t > prev.t ? (s.bids - prev.bids) / (s.t - prev.t) : 0 };
+    });
+    const opts = (ytitle) => ({
+      animation: false, maintainAspectRatio: false, responsive: true, parsing: false,
+      scales: { x: axis("seconds since watching", { type: "linear" }), y: axis(ytitle) },
+    });
+    drawChart("livePrice", "live-price-chart",
+      { type: "line", data: { datasets: series("reserve") }, options: opts("reserve (currency units / unit)") });
+    drawChart("liveAlloc", "live-alloc-chart",
+      { type: "line", data: { datasets: series("allocated") }, options: opts("allocated (units)") });
+    drawChart("liveRate", "live-rate-chart", {
+      type: "line",
+      data: { datasets: [{ label: "messages per second", data: rates, borderColor: "#bc4c00",
+        backgroundColor: "#bc4c00", pointRadius: 0 }] },
+      options: opts("messages per second"),
     });
   }
 
