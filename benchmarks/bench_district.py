@@ -224,6 +224,12 @@ def main() -> None:
     print(f"  {'work':44s} {'goal':>12s} {'median':>9s} {'ratio to reference':>28s}  verdict")
     for work, goal, med, ratio, verdict in rows:
         print(f"  {work:44s} {goal:>12s} {med:8.3f}s {ratio:14.1f}x at N=M={REF_N:<5d}  {verdict}")
+    for work, goal, med, ratio, verdict in rows:  # machine-readable lines (benchmarks/README.md)
+        met = "met" if verdict == "goal met" else "MISSED"
+        print(
+            f"GOAL | {work} | {goal} | {med:.3f} s cpu | "
+            f"{ratio:.0f}× vs reference at N=M={REF_N} | {met}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,34 +1,35 @@
-"""Benchmark of the experiment runner (issue 7, item 8).
+"""Benchmark of the experiment runner: overhead per run and the speed-up of two workers.
 
 1. **Overhead per run** (goal < 5 ms): a sweep of trivial runs (Vickrey, 2 bidders) through
-   :func:`specmarket.experiments.run_scenario` — seeds, batching, atomic storage of every batch, the
-   final Parquet table — against the same runs computed by a bare loop in the same process. The
-   difference divided by the number of runs is the runner's overhead.
-2. **Parallel speed-up** (goal ≥ 1.8× with 2 workers): a CPU-bound sweep (VCG double auctions of
-   200 buyers and 200 sellers; Clarke payments cost O(n² log n)) with 1 and with 2 worker processes.
+   :func:`specmarket.experiments.run_scenario` — seeds, batching, atomic storage of every batch,
+   the final Parquet table — against the same runs computed by a bare loop in the same process
+   (the reference), interleaved. The difference of the medians over the number of runs is the
+   runner's overhead.
+2. **Parallel speed-up** (goal ≥ 1.8× with 2 workers on two free cores): a CPU-bound sweep (VCG
+   double auctions of 200 buyers and 200 sellers; Clarke payments cost O(n² log n)) with 1 and
+   with 2 worker processes, interleaved, checked identical; beside it the machine's own
+   2-process speed-up at that moment (a pure-Python CPU burn in 2 processes, no runner), the upper
+   bound of any runner's gain while other jobs share the cores.
 
-Run: ``python benchmarks/bench_runner.py`` (``--quick`` for a smaller version). Not part of the
-tests. On a machine shared with other jobs the speed-up can only be as good as the free cores.
+Run: ``python benchmarks/bench_runner.py [--quick] [--repeats N]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import resource
+import multiprocessing as mp
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from _harness import goal, machine_note, measure, parser, print_samples
 from specmarket.experiments import Scenario, load_scenario, run_scenario, run_seed
 from specmarket.mechanisms import get
 
 
-def bare_loop(sc: Scenario, runs: int) -> float:
+def bare_loop(sc: Scenario, runs: int) -> None:
     """The runs' own work without the runner: draw, parse, clear, metrics."""
-    t0 = time.perf_counter()
     for r in range(runs):
         point, rep = divmod(r, sc.repetitions)
         params = sc.point_params[point]
@@ -36,10 +37,9 @@ def bare_loop(sc: Scenario, runs: int) -> float:
         market = sc.gen.draw(params, rng)
         for m in sc.mechanisms:
             sc.gen.run(get(m), params, market, rng)
-    return time.perf_counter() - t0
 
 
-def overhead(runs: int, tmp: Path) -> None:
+def overhead(runs: int, repeats: int, tmp: Path) -> None:
     sc = load_scenario(
         {
             "name": "overhead",
@@ -49,51 +49,24 @@ def overhead(runs: int, tmp: Path) -> None:
             "repetitions": runs,
         }
     )
-    bare_loop(sc, min(runs, 200))  # warm up imports and caches
-    bare = bare_loop(sc, runs)
-    res = run_scenario(sc, tmp / "overhead", fresh=True)
-    per = (res.seconds - bare) / runs
-    print(
-        f"overhead: {runs} trivial runs: runner {res.seconds:.3f} s "
-        f"({1e3 * res.seconds / runs:.3f} ms/run), bare loop {bare:.3f} s "
-        f"({1e3 * bare / runs:.3f} ms/run); ratio {res.seconds / bare:.2f}x; "
-        f"overhead {1e3 * per:.3f} ms/run (goal < 5 ms) -> {'OK' if per < 5e-3 else 'MISSED'}"
-    )
-
-
-def speedup(reps: int, size: int, tmp: Path) -> None:
-    sc = load_scenario(
+    s = measure(
         {
-            "name": "cpu",
-            "mechanisms": ["vcg"],
-            "generator": "double-auction",
-            "params": {"buyers": size},
-            "repetitions": reps,
-        }
+            "runner (run_scenario)": lambda: run_scenario(sc, tmp / "overhead", fresh=True),
+            "bare loop (reference)": lambda: bare_loop(sc, runs),
+        },
+        repeats,
     )
-    times: dict[int, float] = {}
-    tables = {}
-    cpu: dict[int, float] = {}
-    for workers in (1, 2):
-        c0 = _cpu_seconds()
-        res = run_scenario(sc, tmp / f"cpu{workers}", workers=workers, fresh=True)
-        cpu[workers] = _cpu_seconds() - c0
-        times[workers] = res.seconds
-        tables[workers] = res.table
-    machine = machine_speedup()
-    same = tables[1].equals(tables[2])
-    ratio = times[1] / times[2]
-    print(
-        f"speed-up: {reps} VCG double auctions of {size}+{size}: 1 worker {times[1]:.2f} s, "
-        f"2 workers {times[2]:.2f} s; ratio {ratio:.2f}x (goal >= 1.8x) -> "
-        f"{'OK' if ratio >= 1.8 else 'MISSED'}; identical tables: {same}; this machine's own "
-        f"2-process speed-up right now (CPU burn, no runner): {machine:.2f}x"
-    )
-    print(
-        f"  CPU seconds (this process + workers): 1 worker {cpu[1]:.2f}, 2 workers {cpu[2]:.2f} "
-        f"(parallel overhead {100 * (cpu[2] / cpu[1] - 1):+.0f}%); cores visible: "
-        f"{os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; with other jobs running, "
-        f"the wall-clock ratio is bounded by the free cores, not by the runner"
+    print_samples(f"runner overhead: {runs} trivial runs", list(s.values()))
+    runner, bare = s["runner (run_scenario)"], s["bare loop (reference)"]
+    per = (runner.median("wall") - bare.median("wall")) / runs
+    goal(
+        f"runner overhead per run ({runs} trivial runs)",
+        "< 5 ms",
+        per,
+        0.005,
+        "wall",
+        ratio=runner.median("wall") / bare.median("wall"),
+        versus="bare loop (slower)",
     )
 
 
@@ -105,10 +78,7 @@ def _burn(n: int) -> int:
 
 
 def machine_speedup(n: int = 3_000_000) -> float:
-    """What 2 processes gain over 1 on this machine right now (pure-Python CPU burn): the upper
-    bound of any runner's speed-up while other jobs share the cores."""
-    import multiprocessing as mp
-
+    """What 2 processes gain over 1 on this machine right now (pure-Python CPU burn)."""
     t0 = time.perf_counter()
     _burn(n)
     _burn(n)
@@ -120,20 +90,59 @@ def machine_speedup(n: int = 3_000_000) -> float:
     return serial / parallel
 
 
-def _cpu_seconds() -> float:
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+def speedup(reps: int, size: int, repeats: int, tmp: Path) -> None:
+    sc = load_scenario(
+        {
+            "name": "cpu",
+            "mechanisms": ["vcg"],
+            "generator": "double-auction",
+            "params": {"buyers": size},
+            "repetitions": reps,
+        }
+    )
+    bounds: list[float] = []
+    s = measure(
+        {
+            f"{w} worker{'s' if w > 1 else ''}": (
+                lambda w=w: run_scenario(sc, tmp / f"cpu{w}", workers=w, fresh=True).table
+            )
+            for w in (1, 2)
+        }
+        | {"machine burn, 2 processes": lambda: bounds.append(machine_speedup())},
+        repeats,
+        warmup=False,
+    )
+    one, two = s["1 worker"], s["2 workers"]
+    s.pop("machine burn, 2 processes")
+    print_samples(f"parallel sweep: {reps} VCG double auctions of {size}+{size}", [one, two])
+    same = one.result.equals(two.result)
+    bound = float(np.median(bounds))
+    ratio = one.median("wall") / two.median("wall")
+    print(
+        f"  identical tables: {same}; CPU 2 workers / 1 worker "
+        f"{two.median('cpu') / one.median('cpu'):.2f}; this machine's own 2-process speed-up "
+        f"right now (CPU burn, no runner): {bound:.2f}×"
+    )
+    goal(
+        f"runner speed-up, 2 workers ({reps} VCG {size}+{size})",
+        "≥ 1.8× (two free cores)",
+        ratio,
+        1.8,
+        "wall",
+        higher_is_better=True,
+        median_text=f"{ratio:.2f}× (machine bound {bound:.2f}×)",
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller version (a few seconds)")
+    ap = parser(__doc__)
     args = ap.parse_args()
+    repeats = args.repeats or 5
+    print(machine_note())
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        overhead(500 if args.quick else 5000, tmp)
-        speedup(24 if args.quick else 240, 120 if args.quick else 200, tmp)
+        overhead(500 if args.quick else 5000, repeats, tmp)
+        speedup(24 if args.quick else 80, 120 if args.quick else 200, repeats, tmp)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,10 @@ def test_a_valid_max_rounds_still_runs(tmp_path: Path) -> None:
     f = tmp_path / "dm.toml"
     f.write_text("n_buyers = 4\nn_sellers = 2\nseed = 3\nmax_rounds = 1\n")
     res = runner.invoke(app, ["simulate", "data-market", "--scenario", str(f), "--json"])
-    assert res.exit_code == 0, res.output
+    # it runs (not a bad-input exit 2); one round is too few to converge, so the verdict is
+    # round-limit and the exit status 3
+    assert res.exit_code == 3, res.output
+    assert json.loads(res.stdout)["status"] == "round-limit"
 
 
 @pytest.mark.parametrize(

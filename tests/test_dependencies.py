@@ -102,8 +102,16 @@ def _distribution(module: str) -> str:
     return _norm(ALIASES.get(module, module))
 
 
+@cache
+def _scripts() -> frozenset[str]:
+    """Modules that live beside the tests and benchmarks (a benchmark importing another one)."""
+    return frozenset(
+        p.stem for folder in ("tests", "benchmarks") for p in (ROOT / folder).rglob("*.py")
+    )
+
+
 def _third_party(module: str) -> bool:
-    return module not in sys.stdlib_module_names and module not in LOCAL
+    return module not in sys.stdlib_module_names and module not in LOCAL | _scripts()
 
 
 def _files(folder: str) -> list[Path]:

@@ -148,7 +148,9 @@ def _print_outcome_table(result: dict[str, Any]) -> None:
 @app.command("clear", rich_help_panel=MECHANISMS)
 def clear_cmd(
     mechanism: Annotated[str, typer.Argument(help="Mechanism name (see `specmarket mechanisms`).")],
-    file: Annotated[Path, typer.Argument(help="Instance JSON file (formats: docs/formats.md).")],
+    file: Annotated[
+        Path, typer.Argument(help="JSON instance; Parquet/CSV for mcafee (docs/formats.md).")
+    ],
     table: Annotated[bool, typer.Option("--table", help="Print a table instead of JSON.")] = False,
 ) -> None:
     """Clear one instance and print the outcome as JSON.
@@ -158,9 +160,16 @@ def clear_cmd(
     from specmarket.mechanisms import get
 
     try:
-        spec = get(mechanism)
-        result = spec.clear_json(io.read_json(file))
-        text = io.dumps(result)
+        if io.is_columnar(file):  # .parquet / .csv: one participant per row (docs/formats.md)
+            if not table:  # written piece by piece (the same text as print would write)
+                io.clear_columnar(mechanism, file, out=sys.stdout.buffer)
+                return
+            text = io.clear_columnar(mechanism, file)
+            result = json.loads(text)
+        else:
+            spec = get(mechanism)
+            result = spec.clear_json(io.read_json(file))
+            text = io.dumps(result)
     except SpecmarketError as exc:
         fail(exc)
     if table:

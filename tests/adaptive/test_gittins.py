@@ -138,3 +138,66 @@ def test_large_chain_blocked_equals_naive() -> None:
     rng = np.random.default_rng(3)
     p, r = random_chain(rng, 300)
     assert np.allclose(gittins_indices(p, r, 0.95), gittins_naive(p, r, 0.95), atol=1e-10)
+
+
+# --------------------------------------------------------------------------- compiled path
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_pivots_and_blas_update_match_numpy_twin(seed: int) -> None:
+    from specmarket.mechanisms.adaptive import gittins as g
+    from specmarket.mechanisms.adaptive._gittins_kernel import pivot_block
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 90))
+    p, r = random_chain(rng, n, sparse=0.3)
+    for block in (1, 5, 64):
+        twin = g._eliminate_blocked(p, r, 0.9, block, g._pivot_block_py, g._numpy_update)
+        for pivots, update in (
+            (pivot_block, g._numpy_update),
+            (g._pivot_block_py, g._blas_update()),
+            (pivot_block, g._blas_update()),
+        ):
+            got = g._eliminate_blocked(p.copy(), r, 0.9, block, pivots, update, True)
+            assert np.allclose(got, twin, rtol=0, atol=1e-12 * (1 + np.abs(r).max()))
+
+
+def test_large_chain_compiled_path_matches_references() -> None:
+    from specmarket.mechanisms.adaptive.gittins import COMPILED_FROM
+
+    rng = np.random.default_rng(11)
+    n = COMPILED_FROM + 37
+    p, r = random_chain(rng, n, sparse=0.2)
+    fast = gittins_indices(p, r, 0.95)
+    assert np.allclose(fast, gittins_naive(p, r, 0.95), rtol=0, atol=1e-10)
+    for threads in (None, 2):
+        assert np.allclose(gittins_indices(p, r, 0.95, threads=threads), fast, rtol=0, atol=1e-12)
+    small = p[:40, :40] / p[:40, :40].sum(axis=1, keepdims=True)
+    ref = gittins_indices(small, r[:40], 0.95, engine="reference")
+    assert np.allclose(gittins_indices(small, r[:40], 0.95), ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.7, 0.999])
+def test_compiled_path_matches_restart_reference(
+    monkeypatch: pytest.MonkeyPatch, beta: float
+) -> None:
+    from specmarket.mechanisms.adaptive import gittins as g
+
+    monkeypatch.setattr(g, "COMPILED_FROM", 1)  # the compiled path on chains the reference can do
+    rng = np.random.default_rng(int(beta * 1000))
+    for _ in range(4):
+        n = int(rng.integers(1, 30))
+        p, r = random_chain(rng, n, sparse=0.5)
+        ref = gittins_restart(p, r, beta)
+        scale = 1.0 + np.abs(r).max()
+        for block in (1, 4, 64):
+            got = gittins_indices(p, r, beta, block=block)
+            assert np.allclose(got, ref, rtol=0, atol=1e-9 * scale)
+
+
+def test_engine_and_threads_are_checked() -> None:
+    p, r = np.eye(2), [1.0, 0.0]
+    with pytest.raises(InvalidInput, match="engine"):
+        gittins_indices(p, r, 0.5, engine="turbo")
+    with pytest.raises(InvalidInput, match="threads"):
+        gittins_indices(p, r, 0.5, threads=0)

@@ -180,7 +180,9 @@ def mcafee_pure_python(
 def test_mcafee_arrays_match_pure_python(bids: list[int], asks: list[int]) -> None:
     c = mcafee.clear_arrays(np.array(bids, float), np.array(asks, float))
     bw, sw, bp, sp = mcafee_pure_python([float(b) for b in bids], [float(a) for a in asks])
-    assert c.buyers.tolist() == bw and c.sellers.tolist() == sw
+    assert c.buyers.tolist() == sorted(bw) and c.sellers.tolist() == sorted(sw)
+    assert mcafee.rank_order(np.array(bids, float), c.buyers, low=False).tolist() == bw
+    assert mcafee.rank_order(np.array(asks, float), c.sellers, low=True).tolist() == sw
     assert (c.buyer_price, c.seller_price) == (bp, sp)
     assert c.buyer_price >= c.seller_price  # weak budget balance
 

@@ -368,7 +368,7 @@ def test_ask_outside_support_is_rejected_naming_the_field() -> None:
 
 
 def test_clip_mode_shows_why_rejecting_is_the_default() -> None:
-    """With ``outside_support="clip"`` the issue's failures come back: the buyer bidding 1 under
+    """With ``outside_support="clip"`` both failures come back: the buyer bidding 1 under
     U[2, 12] is treated as bidding 2, wins and pays 2 (utility −1); a seller asking 0 under a
     U[−10, −9] prior (ψ = −8 < 0) sells and pays 9 instead of being paid."""
     out = clear(Instance.parse(_outside_buyer(outside_support="clip")))

@@ -123,8 +123,8 @@ def test_state_code_is_monotone_in_the_price() -> None:
 def test_compiled_replies_match_reference_on_a_crowded_market() -> None:
     """Many buyers per seller: multi-seller pools, price holds, rows that grow and move."""
     m = random_market(90, 12, 11, max_rounds=60)
-    fast = simulate(m, keep_trace=True, reference=False)
-    ref = simulate(m, keep_trace=True, reference=True)
+    fast = simulate(m, keep_trace=True, engine="fast")
+    ref = simulate(m, keep_trace=True, engine="reference")
     assert fast.trace == ref.trace
     assert fast.outcome.to_json() == ref.outcome.to_json()
     spread = {}

@@ -19,14 +19,17 @@ def test_simulate_example_writes_trace(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "efficiency 1.0000" in res.output
     lines = trace.read_text().splitlines()
-    assert len(lines) == 4 and json.loads(lines[0])["round"] == 0
+    # rounds t = 0..3 of the seed's example, the final sweep, then the verdict line
+    assert len(lines) == 6 and json.loads(lines[0])["round"] == 0
+    assert json.loads(lines[-1])["verdict"]["status"] == "converged"
+    assert "status: converged" in res.output
 
 
 def test_simulate_json_random_market() -> None:
     res = runner.invoke(
         app, ["simulate", "data-market", "--buyers", "8", "--sellers", "3", "--json"]
     )
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0, res.output  # converged
     out = json.loads(res.output)
     assert out["mechanism"] == "data-market" and 0 < out["efficiency"] <= 1 + 1e-9
 
@@ -50,3 +53,31 @@ def test_bad_scenario_file_exits_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["simulate", "data-market", "--scenario", str(bad)])
     assert res.exit_code == 2
     assert "reserve_policy" in res.output
+
+
+def test_cycling_run_prints_its_status_and_exits_3(tmp_path: Path) -> None:
+    """The seed's rules alone on 5 x 2, seed 105, asynchronous: two buyers hop for ever."""
+    trace = tmp_path / "run.jsonl"
+    args = ["simulate", "data-market", "--buyers", "5", "--sellers", "2", "--seed", "105"]
+    args += ["--order", "asynchronous", "--policy", "seed-only", "--reserve-policy", "sticky"]
+    res = runner.invoke(app, [*args, "--trace", str(trace)])
+    assert res.exit_code == 3, res.output
+    assert "status: cycling" in res.output and "b4" in res.output
+    verdict = json.loads(trace.read_text().splitlines()[-1])["verdict"]
+    assert verdict["status"] == "cycling" and verdict["cycle"]["length"] > 1
+    assert "b4" in verdict["cycle"]["members"]
+
+
+def test_seed_105_asynchronous_converges_on_the_cli() -> None:
+    args = ["simulate", "data-market", "--buyers", "5", "--sellers", "2", "--seed", "105"]
+    res = runner.invoke(app, [*args, "--order", "asynchronous"])
+    assert res.exit_code == 0, res.output
+    assert "status: converged" in res.output
+
+
+def test_round_limit_exits_3_and_json_carries_the_status() -> None:
+    args = ["simulate", "data-market", "--buyers", "30", "--sellers", "8", "--max-rounds", "2"]
+    res = runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 3
+    out = json.loads(res.output)
+    assert out["status"] == "round-limit" and out["converged"] is False

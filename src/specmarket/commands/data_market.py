@@ -28,7 +28,10 @@ class RandomScenario(Model):
     isp_price: Positive = 5.0
     epsilon: Positive = 0.05
     order: Literal["synchronous", "asynchronous"] = "asynchronous"
-    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "sticky"
+    reserve_policy: Literal["sticky", "current", "decay", "patient"] = "patient"
+    policy: Literal["seed-only", "stabilised", "converging", "foresight", "ascending"] = (
+        "converging"
+    )
     elastic: bool = True
     max_rounds: PositiveCount = 1000
 
@@ -50,6 +53,7 @@ def load_scenario(data: dict[str, Any]) -> Any:
         reserve_policy=sc.reserve_policy,
         elastic=sc.elastic,
         max_rounds=sc.max_rounds,
+        policy=sc.policy,
     )
 
 
@@ -78,14 +82,26 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--order", help="synchronous or asynchronous.")
         ] = None,
         reserve_policy: Annotated[
-            str | None, typer.Option("--reserve-policy", help="sticky, current or decay.")
+            str | None, typer.Option("--reserve-policy", help="sticky, current, decay or patient.")
         ] = None,
+        policy: Annotated[
+            str | None,
+            typer.Option(
+                "--policy",
+                help="Stabilisers: seed-only, stabilised, converging, foresight or ascending.",
+            ),
+        ] = None,
+        max_rounds: Annotated[int | None, typer.Option("--max-rounds", help="Round limit.")] = None,
         trace: Annotated[
             Path | None, typer.Option("--trace", help="Write one JSON line per round here.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     ) -> None:
-        """Simulate the distributed PSP data-exchange market to convergence.
+        """Simulate the distributed PSP data-exchange market until its verdict.
+
+        Prints the status: converged (an ε-equilibrium, checked independently of the dynamics),
+        cycling (a repeated state: cycle length and the buyers moving in it), stalled or
+        round-limit. Exits 3 when the run did not converge.
 
         Example: specmarket simulate data-market --buyers 50 --sellers 10 --seed 1
         """
@@ -105,6 +121,10 @@ def register(app: typer.Typer) -> None:
                     upd["order"] = order
                 if seed is not None:
                     upd["seed"] = seed
+                if policy is not None:
+                    upd["policy"] = policy
+                if max_rounds is not None:
+                    upd["max_rounds"] = max_rounds
                 if upd:
                     market = type(market).parse({**market.model_dump(), **upd})
             else:
@@ -123,6 +143,8 @@ def register(app: typer.Typer) -> None:
                     "isp_price": None if isp_price is None else float(isp_price),
                     "order": order,
                     "reserve_policy": reserve_policy,
+                    "policy": policy,
+                    "max_rounds": max_rounds,
                 }
                 data.update({k: v for k, v in given.items() if v is not None})
                 market = load_scenario(data)
@@ -135,18 +157,28 @@ def register(app: typer.Typer) -> None:
             return
         if as_json:
             print(io.dumps(res.outcome.to_json()))
+            if res.status != "converged":
+                raise typer.Exit(3)
             return
         n_b, n_s = len(market.buyers), len(market.sellers)
         out.print(
             f"[bold]data-exchange market[/]: {n_b} buyers, {n_s} sellers, ε={market.epsilon:g}, "
-            f"p^κ={market.isp_price:g}, {market.order}, reserve {market.reserve_policy}",
+            f"p^κ={market.isp_price:g}, {market.order}, reserve {market.reserve_policy}, "
+            f"policy {market.policy}",
             highlight=False,
         )
-        out.print(
-            f"rounds {res.rounds} ({'converged' if res.converged else 'NOT converged'}), "
-            f"messages {res.messages}",
-            highlight=False,
-        )
+        v = res.verdict
+        detail = f"largest gain of a reply {v.max_gain:.3g} (ε = {v.epsilon:g}, {v.engine} check)"
+        if v.cycle is not None:
+            detail = (
+                f"cycle of {v.cycle.length} rounds from round {v.cycle.start}, buyers "
+                f"{', '.join(v.cycle.members)}; " + detail
+            )
+        elif v.unhappy or v.seller_moves:
+            detail += f"; buyers gaining more than ε: {', '.join(v.unhappy) or 'none'}"
+            detail += f"; sellers moving their reserve: {', '.join(v.seller_moves) or 'none'}"
+        out.print(f"status: [bold]{res.status}[/] — {detail}", highlight=False)
+        out.print(f"rounds {res.rounds}, messages {res.messages}", highlight=False)
         out.print(
             f"welfare {res.welfare:.4f} / optimum {res.optimum.welfare:.4f} = efficiency "
             f"{res.efficiency:.4f}; bought from the ISP {res.outcome.allocation['isp']:.4f}",
@@ -163,3 +195,5 @@ def register(app: typer.Typer) -> None:
                 )
         if trace is not None:
             out.print(f"trace: {trace}", highlight=False)
+        if res.status != "converged":
+            raise typer.Exit(3)

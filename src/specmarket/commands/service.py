@@ -77,7 +77,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the market service (FastAPI on uvicorn).
 
-        Operator token: SPECMARKET_OPERATOR_TOKEN, else generated at first start, printed once."""
+        Operator token: SPECMARKET_OPERATOR_TOKEN, else generated at first start, printed once.
+
+        Example: specmarket serve --db postgresql+psycopg://postgres@127.0.0.1/test --workers 2"""
         from specmarket.cli import fail
 
         try:
@@ -117,7 +119,9 @@ def register(app: typer.Typer) -> None:
         )
 
     market = typer.Typer(
-        help="Drive a running market service (see `specmarket serve`).", no_args_is_help=True
+        help="Drive a running market service (see `specmarket serve`).\n\n"
+        "Example: specmarket market open mcafee --fields '{}'",
+        no_args_is_help=True
     )
     app.add_typer(market, name="market")
 
@@ -144,7 +148,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--closes-at", help="ISO 8601 time to close at.")
         ] = None,
     ) -> None:
-        """Open a market (operator token)."""
+        """Open a market (operator token).
+
+        Example: specmarket market open mcafee --fields '{}'"""
         run(lambda: _client(url, token).open_market(
             mechanism, _json_arg(fields, fields_file, "--fields"), closes_at
         ))
@@ -160,7 +166,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--fields", help="Operator-set fields as JSON text.")
         ] = None,
     ) -> None:
-        """Add a participant (operator token); prints its token once."""
+        """Add a participant (operator token); prints its token once.
+
+        Example: specmarket market add "$MARKET" b1 buyer"""
         run(lambda: _client(url, token).add_participant(
             market_id, pid, role, _json_arg(fields, None, "--fields")
         ))
@@ -175,7 +183,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--idempotency-key", help="Idempotency-Key header.")
         ] = None,
     ) -> None:
-        """Submit or replace a sealed report (participant token)."""
+        """Submit or replace a sealed report (participant token).
+
+        Example: specmarket market report "$MARKET" '{"bid": 7.5}'"""
         run(lambda: _client(url, token).put_report(
             market_id, _json_arg(report, None, "report"), key
         ))
@@ -186,7 +196,10 @@ def register(app: typer.Typer) -> None:
         url: UrlOpt = "http://127.0.0.1:8000",
         token: TokenOpt = None,
     ) -> None:
-        """Close and clear (operator token); prints the outcome."""
+        """Close and clear (operator token); prints the outcome.
+
+        Example: specmarket market close "$MARKET"
+        """
         run(lambda: _client(url, token).close(market_id))
 
     @market.command("outcome")
@@ -195,7 +208,10 @@ def register(app: typer.Typer) -> None:
         url: UrlOpt = "http://127.0.0.1:8000",
         token: TokenOpt = None,
     ) -> None:
-        """The outcome: full for the operator, own part for a participant."""
+        """The outcome: full for the operator, own part for a participant.
+
+        Example: specmarket market outcome "$MARKET"
+        """
         run(lambda: _client(url, token).outcome(market_id))
 
     @market.command("instance")
@@ -204,7 +220,9 @@ def register(app: typer.Typer) -> None:
         url: UrlOpt = "http://127.0.0.1:8000",
         token: TokenOpt = None,
     ) -> None:
-        """The instance JSON that `specmarket clear` accepts (operator token)."""
+        """The instance JSON that `specmarket clear` accepts (operator token).
+
+        Example: specmarket market instance "$MARKET" > round1.json"""
         run(lambda: _client(url, token).instance(market_id))
 
     @market.command("log")
@@ -214,7 +232,10 @@ def register(app: typer.Typer) -> None:
         token: TokenOpt = None,
         after: Annotated[int, typer.Option("--after", min=0, help="Entries after this seq.")] = 0,
     ) -> None:
-        """The append-only log (operator token)."""
+        """The append-only log (operator token).
+
+        Example: specmarket market log "$MARKET"
+        """
         run(lambda: _client(url, token).log(market_id, after))
 
     @market.command("upload")
@@ -228,7 +249,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay an instance file through the service (operator token).
 
-        Opens a market, adds everyone, submits every report; prints the id and the tokens."""
+        Opens a market, adds everyone, submits every report; prints the id and the tokens.
+
+        Example: specmarket market upload mcafee examples/mcafee.json"""
         from specmarket import io
 
         def go() -> dict[str, Any]:

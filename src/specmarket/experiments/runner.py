@@ -17,14 +17,15 @@ run far below a millisecond while a killed sweep loses at most a few seconds of 
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ from specmarket.experiments.scenario import Scenario, run_seed
 #: Target wall time of one batch (s): large enough to amortise IPC, small enough to lose little.
 TARGET_BATCH_SECONDS = 0.25
 MAX_BATCH = 512
+#: What one batch returns: its results rows and its compute time in seconds.
+BatchResult = tuple[list[dict[str, Any]], float]
 
 
 class RunError(SpecmarketError):
@@ -143,7 +146,7 @@ class _InlineBackend(_Backend):
         return handles
 
     def result(self, handle: Any) -> tuple[list[dict[str, Any]], float]:
-        return handle.value
+        return cast(BatchResult, handle.value)
 
 
 class _PoolBackend(_Backend):
@@ -161,7 +164,7 @@ class _PoolBackend(_Backend):
         return list(done)
 
     def result(self, handle: Any) -> tuple[list[dict[str, Any]], float]:
-        return handle.result()
+        return cast(BatchResult, handle.result())
 
     def close(self, cancel: bool) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
@@ -179,12 +182,14 @@ class _RayBackend(_Backend):
         self.owned = not ray.is_initialized()
         if self.owned:
             try:
-                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise SpecmarketError(
                     f"cannot connect to the Ray cluster at {address!r}: {exc}"
                 ) from None
-        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        # ray is untyped: cluster_resources() -> dict[str, float]
+        resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+        self.slots = max(1, int(resources.get("CPU", 1)))
         self.data = ray.put(scenario.to_dict())
         self.fn = ray.remote(num_cpus=1)(_ray_batch)
 
@@ -197,14 +202,63 @@ class _RayBackend(_Backend):
 
     def result(self, handle: Any) -> tuple[list[dict[str, Any]], float]:
         try:
-            return self.ray.get(handle)
+            return cast(BatchResult, self.ray.get(handle))
         except self.ray.exceptions.RayTaskError as exc:
-            cause = exc.as_instanceof_cause()
+            cause = exc.as_instanceof_cause()  # type: ignore[no-untyped-call]  # ray: untyped
             raise RunError(str(cause).strip().splitlines()[-1]) from None
 
     def close(self, cancel: bool) -> None:
         if self.owned:
             self.ray.shutdown()
+
+
+# --------------------------------------------------------------------------- independent tasks
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _limit_blas_threads() -> None:
+    """Worker initializer: one BLAS thread per worker process (the workers already use the
+    cores; a second OpenBLAS thread each would only oversubscribe them)."""
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # numpy loads its BLAS lazily
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def map_tasks(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int = 1,
+    cost: Callable[[T], float] | None = None,
+) -> list[R]:
+    """``[fn(t) for t in tasks]``, computed in this process (``workers=1``) or by a local process
+    pool; the results are in task order and identical whatever ``workers`` is, as long as each
+    task carries its own seed (as the reproductions' tasks do).
+
+    The independent runs of a reproduction that is not a :class:`Scenario` sweep (one market, one
+    grid point, one population) go through here. ``fn`` must be a module-level function and the
+    tasks and results picklable. ``cost`` (optional) estimates a task's work: the pool starts the
+    costliest first, so that two workers finish together instead of one waiting for the last big
+    task. Each worker process uses one BLAS thread.
+    """
+    if workers < 1:
+        raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
+    items = list(tasks)
+    if workers == 1 or len(items) < 2:
+        return [fn(t) for t in items]
+    order = list(range(len(items)))
+    if cost is not None:
+        order.sort(key=lambda i: -cost(items[i]))
+    out: list[Any] = [None] * len(items)
+    with ProcessPoolExecutor(min(workers, len(items)), initializer=_limit_blas_threads) as pool:
+        futures = {pool.submit(fn, items[i]): i for i in order}
+        for fut in as_completed(futures):
+            out[futures[fut]] = fut.result()
+    return out
 
 
 # --------------------------------------------------------------------------- the sweep

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,7 +111,7 @@ def _metrics(
     }
 
 
-def _point(k: int, delta: float, runs: int, rounds: int, seed: int) -> list[dict[str, float]]:
+def _point(k: int, delta: float, runs: int, rounds: int, seed: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng([seed, k])  # common random numbers across δ and mechanisms
     types = rng.integers(0, THETAS.size, size=(runs, k))
     states = rng.integers(0, HIGH - LOW + 1, size=(runs, k))
@@ -121,12 +122,26 @@ def _point(k: int, delta: float, runs: int, rounds: int, seed: int) -> list[dict
         THETAS[types], states, grid.family.base_reward, rounds, np.random.default_rng([seed, k, 2])
     )
     for name, (v, p) in (("ADAPTIVE", (va, pa)), ("Vickrey", (vv, pv))):
-        row: dict[str, float] = {"mechanism": name, "k": k, "delta": delta}  # type: ignore[dict-item]
+        row: dict[str, Any] = {"mechanism": name, "k": k, "delta": delta}
         for m, arr in _metrics(v, p, delta, k).items():
             row[m] = float(arr.mean())
             row[m + "_se"] = float(arr.std(ddof=1) / np.sqrt(runs)) if runs > 1 else 0.0
         out.append(row)
     return out
+
+
+PointTask = tuple[int, float, int, int, int]
+
+
+def _point_task(task: PointTask) -> list[dict[str, Any]]:
+    """:func:`_point` on one ``(k, δ, runs, rounds, seed)`` task (a picklable module function)."""
+    return _point(*task)
+
+
+def _point_cost(task: PointTask) -> float:
+    """Rough work of a point: runs × rounds × SUs, plus the index grid of its δ."""
+    k, _, runs, rounds, _ = task
+    return runs * rounds * (k + 8)
 
 
 def _plot(df: pd.DataFrame, x: str, y: str, title: str, path: Path) -> Path:
@@ -162,9 +177,15 @@ def run(ctx: ReproContext) -> ReproResult:
     else:
         ks, runs, rounds = list(range(3, 22)), 500, 100
         deltas = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
-    rows = [r for k in ks for r in _point(k, 0.7, runs, rounds, ctx.seed)]
-    by_k = pd.DataFrame(rows)
-    rows = [r for d in deltas for r in _point(12, d, runs, rounds, ctx.seed)]
+    from specmarket.experiments.runner import map_tasks
+
+    # every (SU count, δ) point is an independent task with its own seeds: the experiment
+    # runner computes them in ctx.workers processes, with identical numbers
+    tasks = [(k, 0.7, runs, rounds, ctx.seed) for k in ks]
+    tasks += [(12, d, runs, rounds, ctx.seed) for d in deltas]
+    done = map_tasks(_point_task, tasks, ctx.workers, cost=_point_cost)
+    by_k = pd.DataFrame([r for res in done[: len(ks)] for r in res])
+    rows: list[dict[str, Any]] = [r for res in done[len(ks) :] for r in res]
     for name in ("ADAPTIVE", "Vickrey"):  # δ = 1: eq. (7) gives 0; Vickrey ignores δ
         vick = [r for r in rows if r["mechanism"] == "Vickrey"][-1]
         rev = 0.0 if name == "ADAPTIVE" else vick["revenue"]

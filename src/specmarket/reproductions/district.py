@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from specmarket.reproductions import ReproContext, Reproduction, ReproResult
 MECHANISMS = ("district-bb", "district-profit", "trust", "mcafee")
 METRICS = ("revenue", "welfare", "channels_used", "buyers_served")
 U10: dict[str, Any] = {"type": "uniform", "low": 0.0, "high": 10.0}
+Variant = Literal["budget-balanced", "profit"]
 
 
 def unit_disk_conflicts(points: np.ndarray, radius: float) -> list[tuple[int, int]]:
@@ -40,7 +41,10 @@ def one_market(
     """Clear one random market with every mechanism; metric name → value per mechanism."""
     import networkx as nx
 
+    from specmarket.distributions import distribution_from_json
     from specmarket.mechanisms import district, mcafee, trust
+
+    u10 = distribution_from_json(U10)
 
     bids = rng.uniform(0, 10, n_buyers)
     asks = rng.uniform(0, 10, n_sellers)
@@ -48,13 +52,17 @@ def one_market(
     conflicts = sorted((min(u, v), max(u, v)) for u, v in graph.edges)
     out: dict[str, dict[str, float]] = {}
     sellers = tuple(
-        district.Seller(id=f"s{k}", ask=float(a), distribution=U10) for k, a in enumerate(asks)
+        district.Seller(id=f"s{k}", ask=float(a), distribution=u10) for k, a in enumerate(asks)
     )
     buyers = tuple(
-        district.Buyer(id=f"b{k}", bid=float(b), distribution=U10) for k, b in enumerate(bids)
+        district.Buyer(id=f"b{k}", bid=float(b), distribution=u10) for k, b in enumerate(bids)
     )
     pairs = tuple((f"b{i}", f"b{j}") for i, j in conflicts)
-    for variant, name in (("budget-balanced", "district-bb"), ("profit", "district-profit")):
+    variants: tuple[tuple[Variant, str], ...] = (
+        ("budget-balanced", "district-bb"),
+        ("profit", "district-profit"),
+    )
+    for variant, name in variants:
         inst = district.Instance(variant=variant, sellers=sellers, buyers=buyers, conflicts=pairs)
         o = district.clear(inst)
         out[name] = {
@@ -86,6 +94,22 @@ def one_market(
     return out
 
 
+MarketTask = tuple[int, int, int, float, int]
+
+
+def _market_task(task: MarketTask) -> dict[str, dict[str, float]]:
+    """:func:`one_market` for ``(buyers, repetition, sellers, radius, seed)``, drawn from
+    ``default_rng([seed, buyers, repetition])``."""
+    n, rep, n_sellers, radius, seed = task
+    return one_market(n, n_sellers, radius, np.random.default_rng([seed, n, rep]))
+
+
+def _market_cost(task: MarketTask) -> float:
+    """District-D's re-runs grow faster than quadratically in the buyers."""
+    n = float(task[0])
+    return n * n * math.sqrt(n)
+
+
 def max_virtual_surplus(market: Any) -> float:
     """Exact maximum virtual surplus ``Σ r_n φ_n − Σ_{sold} ψ_m`` over all feasible allocations
     (each buyer gets nothing or ``r_n`` distinct eligible channels; no channel holds two
@@ -115,7 +139,7 @@ def max_virtual_surplus(market: Any) -> float:
                 holders[i].pop()
 
     rec(0, 0.0)
-    return best
+    return float(best)
 
 
 def upper_bound_table(reps: int, rng: np.random.Generator) -> list[dict[str, float]]:
@@ -162,17 +186,23 @@ def run(ctx: ReproContext) -> ReproResult:
     sizes = [10, 30] if ctx.quick else list(range(10, 101, 10))
     reps = 2 if ctx.quick else 40
     n_sellers, radius = 10, 0.3
+    from specmarket.experiments.runner import map_tasks
+
     rng = np.random.default_rng(ctx.seed)
+    # one task per (size, repetition), seeded by both: the experiment runner computes them in
+    # ctx.workers processes with identical numbers
+    tasks = [(n, rep, n_sellers, radius, ctx.seed) for n in sizes for rep in range(reps)]
     raw = []
-    for n in sizes:
-        for rep in range(reps):
-            res = one_market(n, n_sellers, radius, np.random.default_rng([ctx.seed, n, rep]))
-            for mech, vals in res.items():
-                raw.append({"buyers": n, "rep": rep, "mechanism": mech, **vals})
+    for (size, rep, *_), res in zip(
+        tasks, map_tasks(_market_task, tasks, ctx.workers, cost=_market_cost), strict=True
+    ):
+        for mech, vals in res.items():
+            raw.append({"buyers": size, "rep": rep, "mechanism": mech, **vals})
     df = pd.DataFrame(raw)
     rows = []
-    for (n, mech), g in df.groupby(["buyers", "mechanism"], sort=True):
-        row: dict[str, Any] = {"buyers": n, "mechanism": mech, "reps": len(g)}
+    for key, g in df.groupby(["buyers", "mechanism"], sort=True):
+        size_key, mech_key = key
+        row: dict[str, Any] = {"buyers": size_key, "mechanism": mech_key, "reps": len(g)}
         for met in METRICS:
             x = g[met].to_numpy(dtype=float)
             half = 1.96 * x.std(ddof=1) / math.sqrt(x.size) if x.size > 1 else math.nan
@@ -212,7 +242,8 @@ def run(ctx: ReproContext) -> ReproResult:
     last = summary[summary.buyers == max(sizes)].set_index("mechanism")
 
     def val(mech: str, met: str) -> float:
-        return float(last.loc[mech, f"{met}_mean"])
+        cell: Any = last.at[mech, f"{met}_mean"]
+        return float(cell)
 
     big = max(sizes)
     text = (

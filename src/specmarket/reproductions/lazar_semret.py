@@ -28,51 +28,56 @@ PARAMS: dict[str, object] = {
 }
 
 
-def experiment(populations: tuple[int, ...], reps: int, seed: int) -> pd.DataFrame:
-    """One row per (population, repetition)."""
-    from specmarket.mechanisms.psp.dynamics import random_population, run_dynamics
+def experiment(
+    populations: tuple[int, ...], reps: int, seed: int, workers: int = 1
+) -> pd.DataFrame:
+    """One row per (population, repetition); the runs are computed by the experiment runner in
+    ``workers`` processes (each run has its own spawned seed, so the numbers do not depend on
+    ``workers``)."""
+    from specmarket.experiments.runner import map_tasks
 
-    rows = []
     master = np.random.SeedSequence(seed)
     children = master.spawn(len(populations) * reps)
-    k = 0
-    for n in populations:
-        for r in range(reps):
-            ss = children[k]
-            k += 1
-            rng = np.random.default_rng(ss)
-            vals = random_population(rng, n, PARAMS["theta0"], PARAMS["qbar"])  # type: ignore[arg-type]
-            common = {
-                "total": float(PARAMS["quantity"]),  # type: ignore[arg-type]
-                "reserve": float(PARAMS["reserve"]),  # type: ignore[arg-type]
-                "epsilon": float(PARAMS["epsilon"]),  # type: ignore[arg-type]
-                "budgets": float(PARAMS["budget"]),  # type: ignore[arg-type]
-                "tie_rule": str(PARAMS["tie_rule"]),
-                "seed": int(rng.integers(2**31)),
-            }
-            res = run_dynamics(vals, **common)  # type: ignore[arg-type]
-            syn = run_dynamics(vals, order="synchronous", **common)  # type: ignore[arg-type]
-            rows.append(
-                {
-                    "players": n,
-                    "rep": r,
-                    "sync_total_bids": syn.total_bids,
-                    "sync_bids_per_player": syn.bids_per_player,
-                    "sync_efficiency": syn.efficiency,
-                    "sync_converged": syn.converged,
-                    "total_bids": res.total_bids,
-                    "bids_per_player": res.bids_per_player,
-                    "rounds": res.rounds,
-                    "converged": res.converged,
-                    "welfare": res.welfare,
-                    "optimum": res.optimum,
-                    "efficiency": res.efficiency,
-                    "loss": res.optimum - res.welfare,
-                    "loss_bound": res.loss_bound,
-                    "lazar_semret_total_bids": n + n * n / 10.0,
-                }
-            )
+    tasks = [(n, r, children[k * reps + r]) for k, n in enumerate(populations) for r in range(reps)]
+    rows = map_tasks(_one_run, tasks, workers, cost=lambda t: float(t[0]) ** 2)
     return pd.DataFrame(rows)
+
+
+def _one_run(task: tuple[int, int, np.random.SeedSequence]) -> dict[str, object]:
+    """Both dynamics (asynchronous, synchronous) on one random population of ``n`` buyers."""
+    from specmarket.mechanisms.psp.dynamics import random_population, run_dynamics
+
+    n, r, ss = task
+    rng = np.random.default_rng(ss)
+    vals = random_population(rng, n, PARAMS["theta0"], PARAMS["qbar"])  # type: ignore[arg-type]
+    common = {
+        "total": float(PARAMS["quantity"]),  # type: ignore[arg-type]
+        "reserve": float(PARAMS["reserve"]),  # type: ignore[arg-type]
+        "epsilon": float(PARAMS["epsilon"]),  # type: ignore[arg-type]
+        "budgets": float(PARAMS["budget"]),  # type: ignore[arg-type]
+        "tie_rule": str(PARAMS["tie_rule"]),
+        "seed": int(rng.integers(2**31)),
+    }
+    res = run_dynamics(vals, **common)  # type: ignore[arg-type]
+    syn = run_dynamics(vals, order="synchronous", **common)  # type: ignore[arg-type]
+    return {
+        "players": n,
+        "rep": r,
+        "sync_total_bids": syn.total_bids,
+        "sync_bids_per_player": syn.bids_per_player,
+        "sync_efficiency": syn.efficiency,
+        "sync_converged": syn.converged,
+        "total_bids": res.total_bids,
+        "bids_per_player": res.bids_per_player,
+        "rounds": res.rounds,
+        "converged": res.converged,
+        "welfare": res.welfare,
+        "optimum": res.optimum,
+        "efficiency": res.efficiency,
+        "loss": res.optimum - res.welfare,
+        "loss_bound": res.loss_bound,
+        "lazar_semret_total_bids": n + n * n / 10.0,
+    }
 
 
 def run(ctx: ReproContext) -> ReproResult:
@@ -85,7 +90,7 @@ def run(ctx: ReproContext) -> ReproResult:
     pops = QUICK_POPULATIONS if ctx.quick else FULL_POPULATIONS
     reps = 2 if ctx.quick else 10
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    raw = experiment(pops, reps, ctx.seed)
+    raw = experiment(pops, reps, ctx.seed, ctx.workers)
     agg = (
         raw.groupby("players")
         .agg(

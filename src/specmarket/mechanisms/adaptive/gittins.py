@@ -33,6 +33,8 @@ Katehakis & Veinott 1987, solved exactly by policy iteration) and :func:`gittins
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -64,14 +66,15 @@ def validate_chain(
     if p.ndim != 2 or p.shape[0] != p.shape[1] or p.shape[0] == 0:
         raise InvalidInput("transition", np.shape(p), "must be a non-empty square matrix")
     n = p.shape[0]
-    bad = ~np.isfinite(p)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise InvalidInput(f"transition[{i}][{j}]", float(p[i, j]), "must be a finite number")
-    if (p < 0).any():
+    sums = p.sum(axis=1)  # one pass; a NaN or infinite entry makes its row sum non-finite
+    if not np.isfinite(sums).all():
+        bad = ~np.isfinite(p)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InvalidInput(f"transition[{i}][{j}]", float(p[i, j]), "must be a finite number")
+    if p.min() < 0:
         i, j = np.argwhere(p < 0)[0]
         raise InvalidInput(f"transition[{i}][{j}]", float(p[i, j]), "probabilities must be ≥ 0")
-    sums = p.sum(axis=1)
     off = np.abs(sums - 1.0) > ROW_SUM_TOL
     if off.any():
         i = int(np.argmax(off))
@@ -97,8 +100,19 @@ def validate_chain(
     return p, r, beta
 
 
+#: From this many states on, the pivot loop runs compiled (numba) and BLAS threads are capped;
+#: below it numpy's loop is fast enough and numba is not even imported.
+COMPILED_FROM = 200
+
+
 def gittins_indices(
-    transition: ArrayLike, reward: ArrayLike, discount: float, block: int = 64
+    transition: ArrayLike,
+    reward: ArrayLike,
+    discount: float,
+    block: int = 64,
+    *,
+    engine: str = "fast",
+    threads: int | None = 1,
 ) -> FloatArray:
     """Gittins index (eq. (3) of seed 004, reward units) of every state, blocked elimination.
 
@@ -115,51 +129,193 @@ def gittins_indices(
         ``β ∈ [0, 1)``.
     block
         Number of pivots whose updates are deferred (1 = unblocked).
+    engine
+        ``"fast"`` (this algorithm; from :data:`COMPILED_FROM` states on its pivot loop is
+        compiled) or ``"reference"`` (:func:`gittins_restart`, slow, for checks).
+    threads
+        BLAS threads for the block updates of chains with at least :data:`COMPILED_FROM` states
+        (threadpoolctl); ``None`` leaves the BLAS library's own setting (all cores). The default 1
+        is the fastest here: the updates are rank-``block`` products of at most ``n × n``, too
+        small to gain from a second thread, which costs more CPU (and on a loaded machine more
+        wall time) than it saves; see ``docs/adaptive.md``.
 
     Returns
     -------
     numpy.ndarray
         ``G`` with ``G[x]`` the index of state ``x``.
     """
+    if engine == "reference":
+        return gittins_restart(transition, reward, discount)
+    if engine != "fast":
+        raise InvalidInput("engine", engine, "must be 'fast' or 'reference'")
+    if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+        raise InvalidInput("threads", threads, "must be a whole number ≥ 1 or None")
     p, r, beta = validate_chain(transition, reward, discount)
-    return _eliminate_blocked(p, r, beta, max(1, int(block)))
-
-
-def _eliminate_blocked(p: FloatArray, r0: FloatArray, beta: float, block: int) -> FloatArray:
     n = p.shape[0]
-    full = beta * p  # the active states always occupy the leading m × m block
-    act = np.arange(n)  # original state of each active position
+    block = max(1, int(block))
+    if n < COMPILED_FROM:
+        return _eliminate_blocked(p, r, beta, block, _pivot_block_py, _numpy_update, True)
+    from specmarket.mechanisms.adaptive._gittins_kernel import pivot_block
+
+    update = _blas_update()
+    if threads is None:
+        return _eliminate_blocked(p, r, beta, block, pivot_block, update, True)
+    with _blas_controller().limit(limits=int(threads), user_api="blas"):
+        return _eliminate_blocked(p, r, beta, block, pivot_block, update, True)
+
+
+@cache
+def _blas_controller() -> Any:
+    """A threadpoolctl controller over the loaded BLAS libraries (numpy's and scipy's), made once:
+    listing the libraries costs ~0.5 ms, a limit through a ready controller ~10 µs."""
+    from threadpoolctl import (  # type: ignore[import-untyped]  # ships no type information
+        ThreadpoolController,
+    )
+
+    _blas_update()  # loads scipy's BLAS
+    np.dot(np.ones((2, 2)), np.ones((2, 2)))  # numpy loads its BLAS lazily
+    return ThreadpoolController()
+
+
+PivotBlock = Callable[
+    [
+        FloatArray,
+        int,
+        FloatArray,
+        NDArray[np.int64],
+        FloatArray,
+        FloatArray,
+        FloatArray,
+        FloatArray,
+        int,
+    ],
+    None,
+]
+#: ``update(full, m, ut, w, nb)``: ``full[:m, :m] += ut[:nb, :m].T @ w[:nb, :m]`` in place.
+BlockUpdate = Callable[[FloatArray, int, FloatArray, FloatArray, int], None]
+
+
+def _pivot_block_py(
+    full: FloatArray,
+    m: int,
+    rcd: FloatArray,
+    act: NDArray[np.int64],
+    index: FloatArray,
+    ut: FloatArray,
+    w: FloatArray,
+    alive: FloatArray,
+    nb: int,
+) -> None:
+    """``nb`` pivots of the active block ``full[:m, :m]`` (left-looking; numpy). The Python twin
+    of the compiled :func:`specmarket.mechanisms.adaptive._gittins_kernel.pivot_block`."""
+    a = full[:m, :m]
+    rcd_m = rcd[:, :m]
+    for t in range(nb):
+        ratio = rcd_m[0] / rcd_m[1]
+        z = int(ratio.argmax())
+        index[act[z]] = ratio[z]
+        col = a[:, z] + w[:t, z] @ ut[:t, :m]  # current column z (left-looking)
+        row = a[z] + ut[:t, z] @ w[:t, :m]  # current row z
+        alive[z] = 0.0
+        col *= alive
+        row *= alive
+        rcd_z = rcd_m[:, z].copy()
+        denom = rcd_z[2] + row.sum()  # = 1 - a(z, z), without cancellation
+        f = col / denom
+        rcd_m += rcd_z[:, None] * f
+        rcd_m[0, z] = -np.inf
+        ut[t, :m] = f
+        w[t, :m] = row
+
+
+def _numpy_update(full: FloatArray, m: int, ut: FloatArray, w: FloatArray, nb: int) -> None:
+    full[:m, :m] += ut[:nb, :m].T @ w[:nb, :m]
+
+
+@cache
+def _blas_update() -> BlockUpdate:
+    """The block update as one BLAS ``dgemm`` with ``β = 1`` (accumulating into ``full`` in
+    place, through its leading dimension) — numpy's ``matmul`` cannot accumulate, and the extra
+    pass ``full += product`` over the active block costs half as much as the product itself.
+    scipy's BLAS is called through ctypes; in column-major terms ``full[:m, :m]`` is ``Fᵀ`` and
+    the update is ``Fᵀ += wᵀ ut``."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+
+    ptr = ctypes.POINTER
+    c_int, c_double = ctypes.c_int, ctypes.c_double
+    proto = ctypes.CFUNCTYPE(
+        None,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        ptr(c_int),
+        ptr(c_int),
+        ptr(c_int),
+        ptr(c_double),
+        ctypes.c_void_p,
+        ptr(c_int),
+        ctypes.c_void_p,
+        ptr(c_int),
+        ptr(c_double),
+        ctypes.c_void_p,
+        ptr(c_int),
+    )
+    dgemm = proto(get_cython_function_address("scipy.linalg.cython_blas", "dgemm"))
+    one = c_double(1.0)
+
+    def update(full: FloatArray, m: int, ut: FloatArray, w: FloatArray, nb: int) -> None:
+        assert full.flags.c_contiguous and ut.flags.c_contiguous and w.flags.c_contiguous
+        assert full.shape[1] == ut.shape[1] == w.shape[1]
+        mm, kk, ld = c_int(m), c_int(nb), c_int(full.shape[1])
+        dgemm(
+            b"N",
+            b"T",
+            ctypes.byref(mm),
+            ctypes.byref(mm),
+            ctypes.byref(kk),
+            ctypes.byref(one),
+            w.ctypes.data,
+            ctypes.byref(ld),
+            ut.ctypes.data,
+            ctypes.byref(ld),
+            ctypes.byref(one),
+            full.ctypes.data,
+            ctypes.byref(ld),
+        )
+
+    return update
+
+
+def _eliminate_blocked(
+    p: FloatArray,
+    r0: FloatArray,
+    beta: float,
+    block: int,
+    pivots: PivotBlock,
+    update: BlockUpdate = _numpy_update,
+    overwrite: bool = False,
+) -> FloatArray:
+    """The blocked elimination on a validated chain (``overwrite``: ``p`` may be used as the work
+    buffer)."""
+    n = p.shape[0]
+    # the active states always occupy the leading m × m block of ``full``
+    full = np.multiply(p, beta, out=p) if overwrite else beta * p
+    act = np.arange(n, dtype=np.int64)  # original state of each active position
     # rows: reward r, discounted time c, exit mass d = 1 - sum_y a(x, y); a dead state has r = -inf
     rcd = np.empty((3, n))
     rcd[0] = r0
     rcd[1] = 1.0
     rcd[2] = np.maximum(1.0 - full.sum(axis=1), 0.0)
     index = np.empty(n)
-    buf = np.empty((n, n))
+    # deferred updates of the current block: a_current = a + ut[:nb].T @ w[:nb]
+    ut = np.empty((block, n))
+    w = np.empty((block, n))
     m = n
     while m:
-        a = full[:m, :m]
         nb = min(block, m)
-        ut = np.empty((nb, m))  # deferred updates: a_current = a + ut.T @ w
-        w = np.empty((nb, m))
         alive = np.ones(m)
-        rcd_m = rcd[:, :m]
-        for t in range(nb):
-            ratio = rcd_m[0] / rcd_m[1]
-            z = int(ratio.argmax())
-            index[act[z]] = ratio[z]
-            col = a[:, z] + w[:t, z] @ ut[:t]  # current column z (left-looking)
-            row = a[z] + ut[:t, z] @ w[:t]  # current row z
-            alive[z] = 0.0
-            col *= alive
-            row *= alive
-            rcd_z = rcd_m[:, z].copy()
-            denom = rcd_z[2] + row.sum()  # = 1 - a(z, z), without cancellation
-            f = col / denom
-            rcd_m += rcd_z[:, None] * f
-            rcd_m[0, z] = -np.inf
-            ut[t] = f
-            w[t] = row
+        pivots(full, m, rcd, act, index, ut, w, alive, nb)
         new_m = m - nb
         if new_m == 0:
             break
@@ -171,11 +327,9 @@ def _eliminate_blocked(p: FloatArray, r0: FloatArray, beta: float, block: int) -
             full[:m, dst] = full[:m, src]
             rcd[:, dst] = rcd[:, src]
             act[dst] = act[src]
-            ut[:, dst] = ut[:, src]
-            w[:, dst] = w[:, src]
-        upd = buf[:new_m, :new_m]
-        np.matmul(ut[:, :new_m].T, w[:, :new_m], out=upd)
-        full[:new_m, :new_m] += upd
+            ut[:nb, dst] = ut[:nb, src]
+            w[:nb, dst] = w[:nb, src]
+        update(full, new_m, ut, w, nb)
         m = new_m
     return index
 
@@ -224,11 +378,11 @@ def gittins_restart(
     scale = 1.0 + np.abs(r).max() / (1.0 - beta)
     for s in range(n):
         restart = np.zeros(n, dtype=bool)
-        v = np.zeros(n)
+        v: FloatArray = np.zeros(n)
         for _ in range(max_iter):
             pp = np.where(restart[:, None], p[s][None, :], p)
             rr = np.where(restart, r[s], r)
-            v = np.linalg.solve(eye - beta * pp, rr)
+            v = np.asarray(np.linalg.solve(eye - beta * pp, rr), dtype=np.float64)
             q_cont = r + beta * p @ v
             q_rest = r[s] + beta * p[s] @ v
             better_rest = q_rest > q_cont + 1e-13 * scale

@@ -1,6 +1,6 @@
 """Compiled kernels of the data market's buyer reply (numba), seed 002 eq. (18) and Lemma 3.2.
 
-These are the inner loops of :func:`specmarket.mechanisms.psp.market._best_reply_vec`: eq. (18)
+These are the inner loops of :func:`.market.engine.best_reply_fast`: eq. (18)
 at every usable seller, the consistent-capacity test ``max_n n · D̄_(n)(y) ≥ z`` of eq. (22) and
 the bisection for the buyer's target ``sup{z ≤ D_i : C_i(θ_i'(z)) ≥ z}``. They perform exactly the
 floating-point operations of the per-seller reference (:func:`market._best_reply`), in the same
@@ -17,10 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# Where (and whether) compiled kernels may be cached: a read-only install or HOME falls back.
+from specmarket._numba_cache import CACHE
+
 TOL = 1e-9  # market._TOL
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def quotes(price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y):  # type: ignore[no-untyped-def]
     """Usable sellers at price ``y``: (available, rank, effective price), in rank order.
 
@@ -49,7 +52,7 @@ def quotes(price, cum, start, count, supply, reserve, usable, own_q, own_p, eps,
     return a[:m], ix[:m], yy[:m]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def capacity(a):  # type: ignore[no-untyped-def]
     """``max_n n · D̄_(n)`` over the availabilities ``a`` (``market._capacity``)."""
     if a.size == 0:
@@ -63,7 +66,7 @@ def capacity(a):  # type: ignore[no-untyped-def]
     return best
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def smallest_cover(a, v):  # type: ignore[no-untyped-def]
     """Smallest ``n`` with ``n · D̄_(n) ≥ v`` (0 if none), in O(len(a)) without sorting.
 
@@ -101,7 +104,7 @@ def smallest_cover(a, v):  # type: ignore[no-untyped-def]
     return 0
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def best_first(a, ix, sel):  # type: ignore[no-untyped-def]
     """Positions ``sel`` ordered best first: decreasing availability, then rank."""
     keys = np.empty(sel.size)
@@ -111,7 +114,7 @@ def best_first(a, ix, sel):  # type: ignore[no-untyped-def]
     return sel[order]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def top_n(a, n, v):  # type: ignore[no-untyped-def]
     """The ``n`` best positions (decreasing availability, then rank) among those with
     ``n · a ≥ v``, best first, by insertion into a buffer of ``n`` (positions are in rank order,
@@ -134,7 +137,7 @@ def top_n(a, n, v):  # type: ignore[no-untyped-def]
     return buf[:m]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def plan(a, ix, x):  # type: ignore[no-untyped-def]
     """Fewest sellers covering ``x`` (``market._plan``): positions best first, per-seller quantity.
 
@@ -157,7 +160,7 @@ def plan(a, ix, x):  # type: ignore[no-untyped-def]
     return order[:best_n], best_cap / best_n
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def marginal_value(value, demand, elasticity, z):  # type: ignore[no-untyped-def]
     """``θ_i'(z)`` (``market.marginal_value``)."""
     if z >= demand:
@@ -166,7 +169,7 @@ def marginal_value(value, demand, elasticity, z):  # type: ignore[no-untyped-def
     return value * (1.0 - elasticity * zz / demand)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _quote(price, cum, s, n, supply_j, r, own_q_j, own_p_j, eps, y):  # type: ignore[no-untyped-def]
     """:func:`state` for one seller, its row and fields passed as scalars (hot loops).
 
@@ -195,7 +198,7 @@ def _quote(price, cum, s, n, supply_j, r, own_q_j, own_p_j, eps, y):  # type: ig
     return 2 * lo + own, (v if v > 0.0 else 0.0)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y):  # type: ignore[no-untyped-def]
     """Seller ``j``'s quote at price ``y`` as a state code and an availability.
 
@@ -208,7 +211,7 @@ def state(price, cum, start, count, supply, reserve, own_q, own_p, eps, j, y):  
     return _quote(price, cum, start[j], count[j], supply[j], reserve[j], own_q[j], own_p[j], eps, y)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _requote(  # type: ignore[no-untyped-def]
     price,
     cum,
@@ -259,7 +262,7 @@ def _requote(  # type: ignore[no-untyped-def]
     return a, code
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _compact(usable, reserve, a, y):  # type: ignore[no-untyped-def]
     """Padded quotes → (available, rank, effective price) of the sellers with data, rank order."""
     m = 0
@@ -281,7 +284,7 @@ def _compact(usable, reserve, a, y):  # type: ignore[no-untyped-def]
     return av, ix, yy
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def probe(lo, hi, k, hint, width):  # type: ignore[no-untyped-def]
     """The ``k``-th point tested by the target search on the bracket ``(lo, hi)``.
 
@@ -306,7 +309,7 @@ def probe(lo, hi, k, hint, width):  # type: ignore[no-untyped-def]
     return z
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def target(  # type: ignore[no-untyped-def]
     price,
     cum,
@@ -489,7 +492,7 @@ def target(  # type: ignore[no-untyped-def]
     return usable, x, av, ix, yy
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
     """Rebuild seller ``j``'s row from its bids ``qp[k] = (quantity, price)`` in dict order.
 
@@ -509,7 +512,7 @@ def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
     count[j] = k
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def repack(price, cum, start, count, new_price, new_cum, new_start):  # type: ignore[no-untyped-def]
     """Copy every row (``count[j]`` prices, ``count[j] + 1`` sums) to ``new_start[j]``."""
     for j in range(start.size):
@@ -522,7 +525,7 @@ def repack(price, cum, start, count, new_price, new_cum, new_start):  # type: ig
             new_cum[b + k] = cum[a + k]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def set_rows(price, cum, start, count, rows, sizes, qp):  # type: ignore[no-untyped-def]
     """:func:`set_row` for several sellers: row ``rows[k]`` from the next ``sizes[k]`` bids of
     ``qp`` (one call per buyer reply instead of one per changed seller)."""
@@ -532,7 +535,7 @@ def set_rows(price, cum, start, count, rows, sizes, qp):  # type: ignore[no-unty
         o += sizes[k]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def quantity_at_price(value, demand, el, y):  # type: ignore[no-untyped-def]
     """``sup{z ≤ D_i : θ_i'(z) ≥ y}`` (``market.quantity_at_price``)."""
     if y > value + TOL:
@@ -544,7 +547,7 @@ def quantity_at_price(value, demand, el, y):  # type: ignore[no-untyped-def]
     return demand if demand <= z else z
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def select_pool(a, ix, x, pool_ranks):  # type: ignore[no-untyped-def]
     """:func:`plan`, but keep the current pool when it still covers ``x`` with as few sellers.
 
@@ -571,7 +574,7 @@ def select_pool(a, ix, x, pool_ranks):  # type: ignore[no-untyped-def]
     return top, q
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def reply(  # type: ignore[no-untyped-def]
     price,
     cum,
@@ -590,11 +593,12 @@ def reply(  # type: ignore[no-untyped-def]
     pool_ranks,
     old_price,
     hint,
+    hold,
 ):
-    """The buyer's reply without its ISP part (``market._best_reply``): target ``x``, price,
+    """The buyer's reply without its ISP part (``market.buyer.best_reply``): target ``x``, price,
     per-seller quantity and the pool's ranks, best first.
 
-    Includes the seed §4.1 price hold: a new price within ε of the old one is not a new price
+    With ``hold`` (``Policy.price_hold``): a new price within ε of the old one is not a new price
     unless holding it costs more than half an ε-step of data.
     """
     usable, x, a, ix, yy = target(
@@ -616,7 +620,7 @@ def reply(  # type: ignore[no-untyped-def]
     )
     idx, q = select_pool(a, ix, x, pool_ranks)
     p = yy[idx].max() if idx.size else 0.0
-    if pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
+    if hold and pool_ranks.size and idx.size and abs(p - old_price) < eps - TOL and old_price > 0:
         y = old_price
         ah, ixh, yyh = quotes(
             price, cum, start, count, supply, reserve, usable, own_q, own_p, eps, y
@@ -639,7 +643,7 @@ def reply(  # type: ignore[no-untyped-def]
 AUCTION_TOL = 1e-12  # local_auction._TOL
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def allocate(qp, supply, reserve):  # type: ignore[no-untyped-def]
     """``local_auction.allocate`` (eq. (20)) on the bids ``qp[k] = (quantity, price)``.
 
@@ -683,7 +687,7 @@ def allocate(qp, supply, reserve):  # type: ignore[no-untyped-def]
     return out
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def outsider_price(qp, supply):  # type: ignore[no-untyped-def]
     """``local_auction.outsider_price`` (eq. (25)); ``nan`` where it returns ``None``."""
     n = qp.shape[0]

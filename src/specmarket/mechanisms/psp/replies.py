@@ -123,12 +123,14 @@ class ElasticValuation:
 
     def marginal_at(self, x: np.ndarray | float) -> np.ndarray:
         """``θ'(x)`` (0 beyond the last breakpoint)."""
-        return np.interp(x, self.z, self.marginal, right=0.0)
+        out: np.ndarray = np.interp(x, self.z, self.marginal, right=0.0)
+        return out
 
     def demand(self, y: np.ndarray | float) -> np.ndarray:
         """``θ'^{-1}(y)``: the quantity at which the marginal value equals ``y`` (0 if
         ``y ≥ θ'(0)``, the saturation point if ``y ≤ 0``)."""
-        return np.interp(y, self.marginal[::-1], self.z[::-1])
+        out: np.ndarray = np.interp(y, self.marginal[::-1], self.z[::-1])
+        return out
 
     def value(self, x: np.ndarray | float) -> np.ndarray:
         """``θ(x) = ∫_0^x θ'``."""
@@ -137,7 +139,9 @@ class ElasticValuation:
         dz = xa - self.z[k]
         m0 = self.marginal[k]
         slope = (self.marginal[k + 1] - m0) / (self.z[k + 1] - self.z[k])
-        return self._theta[k] + m0 * dz + 0.5 * slope * dz * dz  # type: ignore[attr-defined]
+        theta: np.ndarray = self._theta  # type: ignore[attr-defined]  # set in __post_init__
+        out: np.ndarray = theta[k] + m0 * dz + 0.5 * slope * dz * dz
+        return out
 
 
 class Others:

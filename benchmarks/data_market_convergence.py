@@ -1,0 +1,121 @@
+"""Convergence table of the data-exchange market (seed 002 §3; docs/psp.md, "Convergence").
+
+For every market size × buyer order × policy × valuation family, runs seeded random markets
+(:func:`specmarket.mechanisms.psp.market.random_market`) to their verdict and prints one row:
+the share of runs per status (``converged`` = an ε-equilibrium confirmed by the independent
+check), mean and minimum efficiency (welfare / centralised optimum), median and maximum rounds,
+and the CPU seconds spent. Goal (docs/psp.md): 100 % converged, mean efficiency ≥ 0.985 and
+minimum ≥ 0.95 at every size, flat valuations included.
+
+Run: ``python benchmarks/data_market_convergence.py [--quick] [--policies converging,seed-only]
+[--orders asynchronous,synchronous] [--sizes 5x2:200,10x3:200,30x8:50] [--reserve patient]
+[--max-rounds 3000]``. Without ``--reserve`` the seed's policies run with sticky reserves and the
+others with patient ones.
+Not run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+
+import numpy as np
+
+from specmarket.mechanisms.psp.market import random_market, simulate
+
+FULL = "5x2:200,10x3:200,30x8:50,100x20:20,300x30:5,2000x200:2"
+QUICK = "5x2:20,10x3:20,30x8:5,100x20:2"
+STATUSES = ("converged", "cycling", "stalled", "round-limit")
+# the reserve rule each policy is meant for (docs/psp.md, "Policies")
+RESERVE_OF = {"seed-only": "sticky", "stabilised": "sticky"}
+
+
+def _sizes(text: str) -> list[tuple[int, int, int]]:
+    out = []
+    for part in text.split(","):
+        dims, _, seeds = part.partition(":")
+        nb, _, ns = dims.partition("x")
+        out.append((int(nb), int(ns), int(seeds or 10)))
+    return out
+
+
+def row(
+    nb: int,
+    ns: int,
+    seeds: int,
+    order: str,
+    policy: str,
+    reserve: str,
+    elastic: bool,
+    max_rounds: int,
+) -> str:
+    """Run ``seeds`` markets and format one table row."""
+    t0 = time.process_time()
+    status: Counter[str] = Counter()
+    eff, rounds = [], []
+    for s in range(seeds):
+        m = random_market(
+            nb,
+            ns,
+            s,
+            order=order,  # type: ignore[arg-type]
+            policy=policy,  # type: ignore[arg-type]
+            reserve_policy=reserve,  # type: ignore[arg-type]
+            elastic=elastic,
+            max_rounds=max_rounds,
+        )
+        r = simulate(m)
+        status[r.status] += 1
+        eff.append(r.efficiency)
+        rounds.append(r.rounds)
+    cpu = time.process_time() - t0
+    shares = " | ".join(f"{100 * status[k] / seeds:.0f} %" for k in STATUSES)
+    e = np.array(eff)
+    flag = (
+        "goal met"
+        if status["converged"] == seeds and e.mean() >= 0.985 and e.min() >= 0.95
+        else "MISSED"
+    )
+    return (
+        f"| {nb} × {ns} | {seeds} | {order} | {policy} | {reserve} | "
+        f"{'elastic' if elastic else 'flat'} | {shares} | {e.mean():.4f} | {e.min():.4f} | "
+        f"{int(np.median(rounds))} / {max(rounds)} | {cpu:.1f} | {flag} |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help=f"sizes {QUICK} (a few minutes)")
+    ap.add_argument("--sizes", default=None, help=f"NBxNS:SEEDS,... (default {FULL})")
+    ap.add_argument("--policies", default="converging,stabilised,seed-only")
+    ap.add_argument("--orders", default="asynchronous,synchronous")
+    ap.add_argument(
+        "--reserve",
+        default=None,
+        help="reserve policies, comma-separated (default: each policy's own, RESERVE_OF)",
+    )
+    ap.add_argument("--valuations", default="elastic,flat")
+    ap.add_argument("--max-rounds", type=int, default=3000)
+    a = ap.parse_args()
+    sizes = _sizes(a.sizes or (QUICK if a.quick else FULL))
+    print(
+        "| size | seeds | order | policy | reserve | valuations | "
+        + " | ".join(STATUSES)
+        + " | mean eff. | min eff. | rounds (median / max) | CPU s | goal |"
+    )
+    print("|" + "---|" * (11 + len(STATUSES)))
+    for nb, ns, seeds in sizes:
+        for policy in a.policies.split(","):
+            reserves = a.reserve.split(",") if a.reserve else [RESERVE_OF.get(policy, "patient")]
+            for reserve in reserves:
+                for order in a.orders.split(","):
+                    for val in a.valuations.split(","):
+                        line = row(
+                            nb, ns, seeds, order, policy, reserve, val == "elastic", a.max_rounds
+                        )
+                        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The stabilisers a simulation adds to the seed's rules, in one named object (docs/psp.md,
+"Policies").
+
+``seed-only`` runs seed 002's rules alone; ``stabilised`` adds the holds, lot filter and lot
+deafness that earlier versions of this simulation grew to reach convergence more often;
+``converging`` (the default) adds the strict-improvement requirement, the price-war reserve rule
+(``second_strike = 8``) and the final sweep; ``ascending`` fires the price-war rule at the second
+war (faster, less efficient); ``foresight`` values a reply at the reserve it will trigger. Whatever
+the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
+"Convergence", for what each rule buys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["DEAF_RESET", "POLICIES", "Policy", "PolicyName"]
+
+DEAF_RESET = 50  # default period after which all buyers listen to lots again (Policy.deaf_reset)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules a simulation adds to the seed's own (docs/psp.md, "Policies").
+
+    The seed's rules are eqs. (18), (20), (25), (27), Lemma 3.2 and Algorithms 1–2 with the
+    truthful ε-best reply of §4.1 (target shaded by ``ε/θ'(0)``). Every other rule lives here so
+    that a reader can switch it off and see what it buys.
+
+    Attributes
+    ----------
+    name
+        The policy's name (``DataMarket.policy``).
+    price_hold
+        A new price within ε of the old one is not sent (the buyer keeps its price and adjusts its
+        quantity) unless that costs more than half an ε-step of data ``ε/θ'(0)·D_i/2``.
+    quantity_hold
+        A reply that keeps pool and price and moves the total by at most one ε-step is not sent.
+    lot_filter
+        Freed data wakes a buyer only if one lot can add more than one ε-step to it; without the
+        filter every lot wakes every buyer that wants more at the lot's reserve.
+    deafness
+        A buyer woken only by freed data whose reply sends nothing stops listening to lots at
+        that reserve or above until it bids again, and all buyers listen again every
+        ``deaf_reset`` rounds.
+    strict_improvement
+        A reply is sent only if it raises the buyer's utility (eq. (20) allocation, eq. (21)
+        cost, against the current bids) by more than ε — the seed's ε-best reply set, eq. (46):
+        a buyer whose bid is already within ε of its reply keeps it.
+    second_strike
+        ``k > 0``: a seller that sees ``k`` price wars (runs in which it stays over-demanded
+        while its partially served bids change) since its reserve last rose raises its reserve
+        above the partially served bids (``p + ε``), as eq. (27) does for the bids left out of
+        ``I^j``; ``0``: never. Ends the slow climb of two buyers outbidding each other by one
+        shading step per reply (docs/psp.md, "Convergence").
+    foresight
+        The utility of a reply (``strict_improvement``, the final sweep, the verdict) is taken at
+        the reserve each seller's eq. (27) sets on the resulting bid vector, not the stale one.
+    final_sweep
+        When the market is quiet, every buyer replies once more (with the policy's filters);
+        the run ends only if nobody sends a bid, so no stabiliser can hide a profitable reply.
+    """
+
+    name: str
+    price_hold: bool = True
+    quantity_hold: bool = True
+    lot_filter: bool = True
+    deafness: bool = True
+    deaf_reset: int = DEAF_RESET
+    strict_improvement: bool = False
+    second_strike: int = 0
+    final_sweep: bool = False
+    foresight: bool = False
+
+
+POLICIES: dict[str, Policy] = {
+    "seed-only": Policy(
+        "seed-only", price_hold=False, quantity_hold=False, lot_filter=False, deafness=False
+    ),
+    "stabilised": Policy("stabilised"),
+    "converging": Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True),
+    "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
+    "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
+}
+PolicyName = Literal["seed-only", "stabilised", "converging", "foresight", "ascending"]

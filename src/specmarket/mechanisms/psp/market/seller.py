@@ -1,0 +1,169 @@
+"""The seller (seed 002 Lemma 3.3, Algorithm 1): one local auction and its reserve.
+
+Seller ``j`` knows only the bids ``s_i^j = (d_i^j, p_i^j)`` sent to it. Each time its bid vector
+changes it allocates to the highest prices first (eq. (20); equal prices share in proportion to
+quantity), returns data when a winner opts out, and moves its reserve to the price of ``i*``, the
+highest bid outside its minimal covering set ``I^j``, plus ε (eqs. (25), (27)), capped at the
+ISP's overage price ``p^κ`` (§3.4.4). The rules on one bid vector are the pure functions of
+:mod:`specmarket.mechanisms.psp.local_auction` (the readable reference); the allocation run here
+uses their compiled twins from :mod:`.engine`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from specmarket.mechanisms.psp.local_auction import reserve_after
+from specmarket.mechanisms.psp.market.engine import allocate_fast, outsider_price_fast
+
+if TYPE_CHECKING:
+    from specmarket.mechanisms.psp.market.engine import _Book
+
+__all__ = ["_Seller"]
+
+_TOL = 1e-9
+
+
+@dataclass
+class _Seller:
+    """One local auction: bid vector, tentative allocation, reserve (Algorithm 1 state)."""
+
+    id: str
+    rank: int
+    supply: float
+    reserve: float
+    bids: dict[str, tuple[float, float]] = field(default_factory=dict)
+    alloc: dict[str, float] = field(default_factory=dict)
+    _neg: list[float] = field(default_factory=list)
+    _cum: list[float] = field(default_factory=list)
+    _dirty: bool = True
+    _qp: np.ndarray | None = None  # the bids as a matrix (:meth:`others`), None when stale
+    _row: dict[str, int] = field(default_factory=dict)
+    naive: bool = False
+    _prev_out: float | None = None
+    strikes: int = 0  # price-war runs since the reserve last rose (Policy.second_strike)
+    _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
+    book: _Book | None = None
+
+    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
+        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+        if self._qp is None:
+            n = len(self.bids)
+            flat = itertools.chain.from_iterable(self.bids.values())
+            self._qp = np.fromiter(flat, float, 2 * n).reshape(n, 2)
+            self._row = {k: i for i, k in enumerate(self.bids)}
+        k = self._row.get(buyer)
+        qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
+        return np.vstack((qp, np.array([mine], dtype=float)))
+
+    def set_bid(self, buyer: str, q: float, p: float) -> None:
+        if q <= 0:
+            self.bids.pop(buyer, None)
+        else:
+            self.bids[buyer] = (q, p)
+        self._dirty = True
+        self._qp = None
+        if self.book is not None:
+            self.book.dirty.add(self.rank)
+
+    def _index(self) -> None:
+        items = sorted(self.bids.values(), key=lambda qp: -qp[1])
+        self._neg = [-p for _, p in items]
+        cum = [0.0]
+        for q, _ in items:
+            cum.append(cum[-1] + q)
+        self._cum = cum
+        self._dirty = False
+
+    def above(self, y: float) -> float:
+        """Σ d_k over bids with p_k > y (the subtrahend of eq. (18))."""
+        if self.naive:  # the straightforward reference: scan every bid
+            return sum(q for q, p in self.bids.values() if p > y + _TOL)
+        if self._dirty:
+            self._index()
+        k = bisect.bisect_left(self._neg, -(y + _TOL))
+        return self._cum[k]
+
+    def available_to(self, buyer: str, y: float) -> float:
+        """Eq. (18) for ``buyer`` at price ``y`` (its own bid excluded), counting equal prices.
+
+        The buyer plans with the Lazar–Semret "≥" rule (bids at its own price are served before
+        it): under the eq. (20) split it can then be sure to receive what it plans for, instead
+        of being squeezed by a tie it cannot see in eq. (18)'s strict ">".
+        """
+        used = self.above(y - 2 * _TOL)
+        own = self.bids.get(buyer)
+        if own is not None and own[1] >= y - _TOL:
+            used -= own[0]
+        return max(0.0, self.supply - used)
+
+    def run_auction(
+        self,
+        epsilon: float,
+        cap: float,
+        sticky: bool,
+        patient: bool = False,
+        second_strike: int = 0,
+    ) -> None:
+        """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
+
+        ``patient`` (reserve policy, our option): raise the reserve only when a bid was left
+        outside ``I^j`` in two consecutive runs, to the lower of the two outsider prices + ε.
+        ``second_strike = k > 0`` (:class:`~.policy.Policy`): a run is a *price war* when the
+        seller is over-demanded (an admitted bid is not fully served) and its partially served
+        bids differ from the previous run's (someone re-bid, the seller is still over-demanded);
+        at the ``k``-th price war since the reserve last rose the reserve goes to the highest
+        partially served price + ε. After any rise the allocation is recomputed at the new
+        reserve, so that what the seller holds is what it would allocate.
+        """
+        n = len(self.bids)
+        qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
+        qp = qp.reshape(n, 2)
+        a = allocate_fast(qp, self.supply, self.reserve)
+        self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+        o = outsider_price_fast(qp, self.supply)
+        out = None if math.isnan(o) else o
+        before = self.reserve
+        if patient:
+            if out is not None and self._prev_out is not None:
+                self.reserve = min(max(self.reserve, min(out, self._prev_out) + epsilon), cap)
+            self._prev_out = out
+        else:
+            self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
+        if not second_strike:
+            return
+        short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
+        ids = list(self.bids)
+        partial = {ids[k]: self.bids[ids[k]] for k in np.flatnonzero(short)}
+        war = bool(partial) and self._partial is not None and partial != self._partial
+        self._partial = partial or None
+        if self.reserve <= before + _TOL and war:  # still over-demanded, but someone re-bid
+            self.strikes += 1
+            if self.strikes >= second_strike:
+                self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
+        if self.reserve > before + _TOL:
+            self.strikes = 0
+            a = allocate_fast(qp, self.supply, self.reserve)
+            self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+
+    def would_move(
+        self, epsilon: float, cap: float, sticky: bool, patient: bool, second_strike: int
+    ) -> bool:
+        """Whether running the auction again on the same bids would move the reserve (a copy is
+        run: ``patient`` and ``second_strike`` remember earlier runs)."""
+        twin = copy.copy(self)
+        twin.book = None
+        twin.run_auction(epsilon, cap, sticky, patient, second_strike)
+        return abs(twin.reserve - self.reserve) > _TOL
+
+    @property
+    def sold(self) -> float:
+        return float(sum(self.alloc.values()))

@@ -1,0 +1,223 @@
+"""How a data-market run ends (docs/psp.md, "Termination"): the verdict, the independent
+ε-equilibrium check, the cycle detector, the policies, and the golden runs docs/psp.md quotes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from specmarket.mechanisms.psp import _kernels
+from specmarket.mechanisms.psp.market import (
+    POLICIES,
+    DataBuyer,
+    DataMarket,
+    Policy,
+    Valuations,
+    check,
+    marginal_value,
+    quantity_at_price,
+    random_market,
+    simulate,
+    valuation,
+    worked_example,
+)
+from specmarket.mechanisms.psp.market.verdict import CycleDetector
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(0.1, 10.0),
+    st.floats(0.5, 50.0),
+    st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0)),
+    st.floats(-1.0, 60.0),
+    st.floats(0.0, 12.0),
+)
+def test_one_valuation_everywhere(v: float, d: float, e: float, z: float, y: float) -> None:
+    """The vectorised ``Valuations``, the scalar helpers and the compiled twins agree."""
+    b = DataBuyer(id="b", demand=d, value=v, elasticity=e)
+    val = Valuations.of([b])
+    assert float(val.value(z)[0]) == valuation(b, z)
+    assert float(val.demand(y)[0]) == quantity_at_price(b, y)
+    assert quantity_at_price(b, y) == _kernels.quantity_at_price(v, d, e, y)
+    assert float(val.marginal_at(z)[0]) == pytest.approx(marginal_value(b, z), abs=1e-12)
+    assert marginal_value(b, z) == _kernels.marginal_value(v, d, e, z)
+
+
+def _seed_rules(m: DataMarket) -> DataMarket:
+    return m.model_copy(update={"policy": "seed-only", "reserve_policy": "sticky"})
+
+
+def test_worked_example_is_run_under_the_seeds_rules_by_default() -> None:
+    m = worked_example()
+    assert (m.policy, m.reserve_policy) == ("seed-only", "sticky")
+
+
+def test_seed_105_asynchronous_converges_to_a_checked_equilibrium() -> None:
+    """5 x 2, seed 105, asynchronous: two buyers hopped between the sellers for ever under the
+    previous rules; the default policy ends in an ε-equilibrium confirmed by the check."""
+    r = simulate(random_market(5, 2, 105, order="asynchronous"))
+    assert r.status == "converged" and r.converged
+    assert r.verdict.max_gain <= r.verdict.epsilon
+    assert r.verdict.unhappy == () and r.verdict.seller_moves == ()
+    assert r.efficiency > 0.99
+
+
+def test_the_same_market_under_the_seeds_rules_is_reported_as_cycling() -> None:
+    r = simulate(_seed_rules(random_market(5, 2, 105, order="asynchronous")))
+    assert r.status == "cycling" and not r.converged
+    assert r.verdict.cycle is not None
+    assert r.verdict.cycle.length >= 2 and "b4" in r.verdict.cycle.members
+    # the buyers that keep moving have replies worth more than ε: not an equilibrium
+    assert r.verdict.max_gain > r.verdict.epsilon
+    assert r.rounds < 1000  # detected, not run to the limit
+    assert r.outcome.details["status"] == "cycling"
+
+
+def test_round_limit_is_not_converged_and_the_check_finds_the_buyers_that_would_move() -> None:
+    """After round 0 of the worked example, A (outbid at seller 2) has a profitable reply."""
+    m = _seed_rules(worked_example()).model_copy(update={"max_rounds": 0})
+    r = simulate(m)
+    assert r.status == "round-limit" and r.rounds == 1
+    assert "A" in r.verdict.unhappy and r.verdict.max_gain > r.verdict.epsilon
+
+
+def test_check_with_either_reply_engine_gives_the_same_verdict() -> None:
+    m = random_market(20, 5, 3, max_rounds=3)
+    r = simulate(m, check_engine="reference")
+    r2 = simulate(m, check_engine="fast")
+    assert r.verdict.engine == "reference" and r2.verdict.engine == "fast"
+    assert r.verdict.unhappy == r2.verdict.unhappy
+    assert r.verdict.max_gain == pytest.approx(r2.verdict.max_gain, abs=1e-9)
+
+
+def test_check_flags_a_seller_whose_eq27_reserve_would_move() -> None:
+    from specmarket.mechanisms.psp.market import _Buyer, _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    s.set_bid("a", 8.0, 2.0)
+    s.set_bid("b", 8.0, 1.5)
+    s.set_bid("c", 3.0, 1.0)  # c is outside I^s = {a, b}: eq. (27) moves the reserve to 1 + ε
+    s.run_auction(0.05, 5.0, sticky=True)
+    assert s.reserve == pytest.approx(1.05)
+    s.reserve = 0.05  # pretend the seller did not move
+    buyers = [_Buyer(spec=worked_example().buyers[0], pool={})]
+    *_, moves, _ = check(buyers, {"s": s}, [s], 0.05, 5.0, sticky=True)
+    assert moves == ("s",)
+
+
+def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
+    d = CycleDetector()
+    seq = ["x", "y", "x", "y", "x"]
+    found = [d.observe(t, k, {"b"}, hopped=True) for t, k in enumerate(seq)]
+    assert found[:4] == [None] * 4
+    assert found[4] is not None and found[4].length == 2 and found[4].members == ("b",)
+    creep = CycleDetector()  # the same state without any pool change is not a cycle
+    assert all(creep.observe(t, "x", {"b"}, hopped=False) is None for t in range(10))
+
+
+def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
+    assert set(POLICIES) == {"seed-only", "stabilised", "converging", "foresight", "ascending"}
+    seed = POLICIES["seed-only"]
+    assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
+    assert not (seed.strict_improvement or seed.second_strike)
+    conv = POLICIES["converging"]
+    assert conv.strict_improvement and conv.second_strike == 8 and isinstance(seed, Policy)
+
+
+def test_seed_only_policy_reproduces_the_worked_example() -> None:
+    r = simulate(_seed_rules(worked_example()))
+    assert r.status == "converged" and r.efficiency == pytest.approx(1.0)
+    assert r.outcome.allocation["A"]["sellers"] == pytest.approx({"1": 25.0, "2": 25.0})
+
+
+def test_default_policy_on_the_worked_example() -> None:
+    """Under the default rules the synchronous example stops after t = 1 (docs/psp.md): B, given
+    25 of its 40 units at seller 2, does not move to seller 1, where displacing A would cost it
+    A's price for 25 units (eq. (21)): −6.9 of utility. Asynchronously it ends as the seed's."""
+    m = worked_example(policy="converging", reserve_policy="patient")
+    r = simulate(m)
+    assert r.status == "converged" and r.rounds == 4
+    assert r.outcome.allocation["A"]["sellers"] == pytest.approx({"1": 50.0})
+    assert r.outcome.allocation["B"]["sellers"] == pytest.approx({"2": 25.0})
+    assert r.efficiency == pytest.approx(0.9133782483, abs=1e-9)
+    r = simulate(m.model_copy(update={"order": "asynchronous"}))
+    assert r.status == "converged" and r.efficiency == pytest.approx(1.0)
+    assert r.outcome.allocation["A"]["sellers"] == pytest.approx({"1": 25.0, "2": 25.0})
+
+
+# ------------------------------------------------------------------ golden runs (docs/psp.md)
+
+GOLDEN = [
+    # (buyers, sellers, seed, options, status, rounds, messages, efficiency)
+    (5, 2, 105, {"order": "asynchronous"}, "converged", 74, 590, 0.997583),
+    (5, 2, 105, {"order": "synchronous"}, "converged", 71, 542, 0.999274),
+    (30, 8, 0, {}, "converged", 139, 14273, 0.994203),
+    (30, 8, 1, {"order": "synchronous"}, "converged", 222, 32224, 0.983086),
+    (100, 20, 1, {}, "converged", 177, 158430, 0.990771),
+    (30, 8, 2, {"policy": "ascending"}, "converged", 89, 12040, 0.996744),
+    (
+        5,
+        2,
+        105,
+        {"order": "asynchronous", "policy": "seed-only", "reserve_policy": "sticky"},
+        "cycling",
+        262,
+        1699,
+        0.976904,
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("nb", "ns", "seed", "options", "status", "rounds", "messages", "eff"), GOLDEN
+)
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_golden_runs_quoted_in_the_docs(
+    nb: int,
+    ns: int,
+    seed: int,
+    options: dict[str, str],
+    status: str,
+    rounds: int,
+    messages: int,
+    eff: float,
+    engine: str,
+) -> None:
+    """Both engines reproduce the figures docs/psp.md quotes, so they cannot drift together."""
+    r = simulate(random_market(nb, ns, seed, max_rounds=3000, **options), engine=engine)  # type: ignore[arg-type]
+    assert (r.status, r.rounds, r.messages) == (status, rounds, messages)
+    assert r.efficiency == pytest.approx(eff, abs=1e-6)
+
+
+def test_a_patient_seller_raises_at_the_second_look_and_would_move_says_so() -> None:
+    """Reserve rule "patient": an outsider seen in two consecutive runs moves the reserve; the
+    simulation reruns such a seller although no bid changed (``would_move``)."""
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    for k, (q, p) in enumerate([(8.0, 2.0), (8.0, 1.5), (3.0, 1.0)]):
+        s.set_bid(f"b{k}", q, p)
+    s.run_auction(0.05, 5.0, sticky=True, patient=True)
+    assert s.reserve == pytest.approx(0.05)  # first sighting of the outsider b2
+    assert s.would_move(0.05, 5.0, True, True, 0)
+    s.run_auction(0.05, 5.0, sticky=True, patient=True)
+    assert s.reserve == pytest.approx(1.05)
+    assert not s.would_move(0.05, 5.0, True, True, 0)
+
+
+def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    s.set_bid("a", 6.0, 2.0)
+    s.set_bid("b", 6.0, 1.0)  # b partially served (4 of 6): over-demanded, no outsider
+    s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
+    for war in range(1, 4):  # b re-bids a little higher each time: a price war
+        s.set_bid("b", 6.0, 1.09 + 0.01 * war)
+        s.run_auction(0.05, 5.0, sticky=True, second_strike=2)
+        if war < 2:
+            assert s.reserve == pytest.approx(0.05)
+    assert s.reserve == pytest.approx(1.11 + 0.05)  # at the second war: b's price + ε
+    assert s.alloc["b"] == 0.0  # recomputed at the new reserve: b is no longer admitted
