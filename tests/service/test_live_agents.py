@@ -20,12 +20,12 @@ from tests.service.server import Server
 
 from specmarket.mechanisms.psp.market import (
     DataMarket,
-    _isp_quantity,
     centralised_optimum,
     random_market,
     simulate,
     valuation,
 )
+from specmarket.mechanisms.psp.market.valuation import isp_quantity
 from specmarket.service.agents import Agent, run_agents
 
 TOKEN = "agents-operator-" + secrets.token_hex(16)
@@ -38,7 +38,7 @@ def live_efficiency(m: DataMarket, outcome: dict[str, object]) -> float:
     w = 0.0
     for b in m.buyers:
         got = float(alloc.get(b.id, 0.0))
-        isp = _isp_quantity(b, m.isp_price, got)
+        isp = isp_quantity(b, m.isp_price, got)
         w += valuation(b, got + isp) - m.isp_price * isp
     opt = centralised_optimum(m.buyers, sum(s.supply for s in m.sellers), m.isp_price)
     return w / opt.welfare
