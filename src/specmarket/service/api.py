@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -23,12 +24,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from specmarket.errors import InvalidInput
+from specmarket.service.dashboard import mount_dashboard
 from specmarket.service.db import default_url, is_sqlite, make_engine, migrate
 from specmarket.service.domain import SCHEDULER, Identity, MarketService, WouldBlock
 from specmarket.service.errors import Forbidden, ServiceError, Unauthorized
@@ -74,6 +76,31 @@ class MarketView(BaseModel):
     closed_at: float | None = None
     participants: int = 0
     reports: int = 0
+    opened_at: float | None = None
+
+
+class WhoAmI(BaseModel):
+    """Who a token belongs to: the operator, or one participant (with its market's status and
+    its own report's version, 0 before the first) — what the dashboard needs to pick a view."""
+
+    operator: bool
+    market: str | None = None
+    participant: str | None = None
+    role: str | None = None
+    mechanism: str | None = None
+    status: str | None = None
+    closes_at: float | None = None
+    closed_at: float | None = None
+    version: int | None = None
+
+
+class Timeline(BaseModel):
+    """Reports accepted per time bucket since the market opened (from the log)."""
+
+    opened_at: float
+    bucket: float
+    starts: list[float]
+    counts: list[int]
 
 
 class NewParticipant(BaseModel):
@@ -319,6 +346,86 @@ def build_router() -> APIRouter:
         view = service.open_market(body.mechanism, body.fields, _timestamp(body.closes_at))
         return MarketView(**service.market(view["id"]))
 
+    @router.get("/markets", response_model=list[MarketView])
+    def list_markets(
+        who: Who, request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+    ) -> list[MarketView]:
+        """The newest markets with status and counts, newest first (operator)."""
+        who.require_operator()
+        return [MarketView(**m) for m in _service(request).markets(limit)]
+
+    @router.get("/me", response_model=WhoAmI)
+    def whoami(who: Who, request: Request) -> WhoAmI:
+        """Who the token belongs to (any token); a participant also sees its market's status."""
+        if who.operator:
+            return WhoAmI(operator=True)
+        assert who.identity is not None
+        return WhoAmI(operator=False, **_service(request).whoami(who.identity))
+
+    @router.get("/markets/{market_id}/timeline", response_model=Timeline)
+    def timeline(
+        market_id: str,
+        who: Who,
+        request: Request,
+        bucket: Annotated[float, Query(gt=0, le=86_400)] = 1.0,
+    ) -> Timeline:
+        """Reports accepted per ``bucket`` seconds since opening, from the log (operator)."""
+        who.require_operator()
+        return Timeline(**_service(request).report_timeline(market_id, bucket))
+
+    @router.put("/markets/{market_id}/offer", response_model=dict[str, Any])
+    def put_offer(
+        market_id: str, body: dict[str, Any], who: Who, request: Request
+    ) -> dict[str, Any]:
+        """A seller's offer ``{"supply", "reserve"}`` in a live data market (replaces an earlier
+        one); answers the seller's book."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "offer", body)
+
+    @router.post("/markets/{market_id}/bid", response_model=dict[str, Any])
+    def post_bid(
+        market_id: str, body: dict[str, Any], who: Who, request: Request
+    ) -> dict[str, Any]:
+        """A buyer's bid ``{"seller", "quantity", "price"}`` in a live data market (replaces its
+        earlier bid to that seller; quantity 0 withdraws it); answers the buyer's quote."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "bid", body)
+
+    @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any])
+    def get_quotes(market_id: str, who: Who, request: Request) -> dict[str, Any]:
+        """Live data market: a buyer's allocation, costs and price functions per seller; a
+        seller's own book; the operator's view of every book."""
+        ident = None if who.operator else who.require_participant(market_id)
+        return _service(request).live_view(market_id, ident)
+
+    @router.get(
+        "/markets/{market_id}/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}},
+                         "description": "server-sent events: the quotes view on every change"}},
+    )
+    async def stream(market_id: str, who: Who, request: Request) -> StreamingResponse:
+        """Server-sent events of ``GET …/quotes``: one ``data:`` event now and one after every
+        change (checked every 0.25 s), until the market closes or the client leaves."""
+        ident = None if who.operator else who.require_participant(market_id)
+        service = _service(request)
+        first = await run_in_threadpool(service.live_view, market_id, ident)
+
+        async def events() -> AsyncIterator[bytes]:
+            view = first
+            last = None
+            while True:
+                if view["seq"] != last or view["status"] != "open":
+                    yield b"data: " + json.dumps(view, allow_nan=False).encode() + b"\n\n"
+                    last = view["seq"]
+                if view["status"] != "open" or await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.25)
+                view = await run_in_threadpool(service.live_view, market_id, ident)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
     @router.get("/markets/{market_id}", response_model=MarketView)
     def get_market(market_id: str, who: Who, request: Request) -> MarketView:
         """A market's status and counts (operator)."""
@@ -485,6 +592,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sqlite = is_sqlite(engine)
     app.include_router(build_router())
+    mount_dashboard(app)
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:

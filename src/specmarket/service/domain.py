@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from specmarket.errors import InvalidInput, SpecmarketError
+from specmarket.service import live
 from specmarket.service.db import IDEMPOTENCY, LOG, MARKETS, PARTICIPANTS, SETTINGS
 from specmarket.service.errors import Conflict, NotFound
 from specmarket.service.fields import check_partial, market_schema, mechanism_fields
@@ -131,6 +132,8 @@ class MarketService:
         self._sqlite_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self._auth: dict[str, Identity] = {}
         self._auth_cache_size = auth_cache_size
+        self._books: dict[str, live.Book] = {}
+        self._books_lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
 
@@ -217,9 +220,12 @@ class MarketService:
         self, mechanism: str, fields: Any, closes_at: float | None = None, actor: str = OPERATOR
     ) -> dict[str, Any]:
         """Open a market of ``mechanism`` with the operator's market ``fields``."""
-        mechanism_fields(mechanism)
-        schema = market_schema(mechanism)
-        fields = check_partial(schema.market_model, {} if fields is None else fields, "fields")
+        if mechanism == live.MECHANISM:
+            fields = live.check_market_fields(fields)
+        else:
+            mechanism_fields(mechanism)
+            schema = market_schema(mechanism)
+            fields = check_partial(schema.market_model, {} if fields is None else fields, "fields")
         if closes_at is not None and not math.isfinite(closes_at):
             raise InvalidInput("closes_at", closes_at, "must be a finite time")
         market_id = secrets.token_hex(12)
@@ -252,6 +258,86 @@ class MarketService:
             "id": row.id, "mechanism": row.mechanism, "status": row.status,
             "fields": json.loads(row.fields), "closes_at": row.closes_at,
             "closed_at": row.closed_at, "participants": int(counts[0]), "reports": int(counts[1]),
+            "opened_at": row.created_at,
+        }
+
+    def markets(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Status views of the newest ``limit`` markets, newest first (operator dashboard)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(MARKETS.c.id, MARKETS.c.mechanism, MARKETS.c.status, MARKETS.c.fields,
+                          MARKETS.c.closes_at, MARKETS.c.closed_at, MARKETS.c.created_at)
+                .order_by(MARKETS.c.created_at.desc(), MARKETS.c.id).limit(limit)
+            ).all()
+            ids = [r.id for r in rows]
+            counts: dict[str, tuple[int, int]] = {}
+            if ids:
+                for c in conn.execute(
+                    sa.select(PARTICIPANTS.c.market_id, sa.func.count(),
+                              sa.func.count(PARTICIPANTS.c.report))
+                    .where(PARTICIPANTS.c.market_id.in_(ids))
+                    .group_by(PARTICIPANTS.c.market_id)
+                ).all():
+                    counts[c[0]] = (int(c[1]), int(c[2]))
+        return [
+            {"id": r.id, "mechanism": r.mechanism, "status": r.status,
+             "fields": json.loads(r.fields), "closes_at": r.closes_at, "closed_at": r.closed_at,
+             "participants": counts.get(r.id, (0, 0))[0], "reports": counts.get(r.id, (0, 0))[1],
+             "opened_at": r.created_at}
+            for r in rows
+        ]
+
+    def report_timeline(self, market_id: str, bucket: float) -> dict[str, Any]:
+        """Accepted reports per time bucket of ``bucket`` seconds, counted from the log
+        (replacements count: each is one accepted request), from the market's opening.
+
+        Returns ``{"opened_at", "bucket", "starts", "counts"}``: ``starts[k]`` is the start of
+        bucket ``k`` in seconds since opening, ``counts[k]`` the reports accepted in it. Empty
+        buckets between the first and the last are present (zero), so a chart's x axis is
+        uniform.
+        """
+        if not (math.isfinite(bucket) and bucket > 0):
+            raise InvalidInput("bucket", bucket, "must be a positive number of seconds")
+        with self._read() as conn:
+            market = self._market(conn, market_id)
+            opened = float(market.created_at)
+            # bucket in the database (one row per bucket, not per report): floor on PostgreSQL,
+            # CAST truncation on SQLite (the same for the non-negative offsets of a market's log)
+            offset = (LOG.c.at - opened) / bucket
+            k = (sa.cast(sa.func.floor(offset), sa.BigInteger) if self._pg
+                 else sa.cast(offset, sa.Integer))
+            rows = conn.execute(
+                sa.select(k.label("k"), sa.func.count())
+                .where(LOG.c.market_id == market_id, LOG.c.action == "report")
+                .group_by(k)
+            ).all()
+        counts: dict[int, int] = {}
+        for key, n in rows:
+            kk = max(0, int(key))
+            counts[kk] = counts.get(kk, 0) + int(n)
+        last = max(counts) if counts else -1
+        if last >= 10_000:  # keep the answer small: widen the buckets instead
+            return self.report_timeline(market_id, bucket * (last // 10_000 + 1))
+        return {
+            "opened_at": opened, "bucket": bucket,
+            "starts": [k * bucket for k in range(last + 1)],
+            "counts": [counts.get(k, 0) for k in range(last + 1)],
+        }
+
+    def whoami(self, who: Identity) -> dict[str, Any]:
+        """A participant's own view of its market: id, role, status, times, its report's
+        version (0 before the first) — nothing about other participants."""
+        with self._read() as conn:
+            row = self._market(conn, who.market_id)
+            version = conn.execute(
+                sa.select(PARTICIPANTS.c.version).where(
+                    PARTICIPANTS.c.market_id == who.market_id, PARTICIPANTS.c.pid == who.pid
+                )
+            ).scalar_one()
+        return {
+            "market": who.market_id, "participant": who.pid, "role": who.role,
+            "mechanism": row.mechanism, "status": row.status, "closes_at": row.closes_at,
+            "closed_at": row.closed_at, "version": int(version),
         }
 
     def add_participant(
@@ -272,12 +358,20 @@ class MarketService:
             now = time.time()
             row = self._market(conn, market_id, "update")
             self._require_open(row, now)
-            schema = market_schema(row.mechanism)
-            if role not in schema.roles:
-                raise InvalidInput("role", role, f"one of {', '.join(schema.roles)}")
-            checked = check_partial(
-                schema.roles[role].operator_model, {} if fields is None else fields, "fields"
-            )
+            checked: dict[str, Any]
+            if row.mechanism == live.MECHANISM:
+                if role not in live.ROLES:
+                    raise InvalidInput("role", role, f"one of {', '.join(live.ROLES)}")
+                if fields:
+                    raise InvalidInput("fields", fields, "a data market's participants have none")
+                checked = {}
+            else:
+                schema = market_schema(row.mechanism)
+                if role not in schema.roles:
+                    raise InvalidInput("role", role, f"one of {', '.join(schema.roles)}")
+                checked = check_partial(
+                    schema.roles[role].operator_model, {} if fields is None else fields, "fields"
+                )
             exists = conn.execute(
                 sa.select(PARTICIPANTS.c.pid).where(
                     PARTICIPANTS.c.market_id == market_id, PARTICIPANTS.c.pid == pid
@@ -363,6 +457,9 @@ class MarketService:
         A repeated ``idempotency_key`` with the same report returns the first answer without
         storing anything; with a different report it is refused (422 on ``Idempotency-Key``).
         """
+        if who.mechanism == live.MECHANISM:
+            raise Conflict("a data market takes offers (PUT …/offer) and bids (POST …/bid), "
+                           "not sealed reports")
         req_hash = _request_hash(report)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
             raise InvalidInput("Idempotency-Key", idempotency_key, "1 to 256 characters")
@@ -475,14 +572,19 @@ class MarketService:
                     None if market.error is None else json.loads(market.error),
                     False,
                 )
-            instance = self._build_instance(conn, market)
             outcome: dict[str, Any] | None = None
             error: dict[str, Any] | None = None
-            try:
-                outcome = get(market.mechanism).clear_json(instance)
-            except SpecmarketError as exc:
-                field = exc.field if isinstance(exc, InvalidInput) else None
-                error = {"field": field, "detail": str(exc)}
+            if market.mechanism == live.MECHANISM:
+                book = self._fold(conn, market)
+                instance = self._live_instance(market, book)
+                outcome = book.settle()
+            else:
+                instance = self._build_instance(conn, market)
+                try:
+                    outcome = get(market.mechanism).clear_json(instance)
+                except SpecmarketError as exc:
+                    field = exc.field if isinstance(exc, InvalidInput) else None
+                    error = {"field": field, "detail": str(exc)}
             outcome_text: str | None = None
             if outcome is not None:
                 try:
@@ -532,6 +634,16 @@ class MarketService:
         """``who``'s own allocation and payment, plus the outcome's public part."""
         row = self._closed_market(who.market_id)
         outcome = json.loads(row.outcome)
+        if row.mechanism == live.MECHANISM:
+            own_book = outcome["sellers"].get(who.pid) if who.role == "seller" else None
+            return {
+                "market": who.market_id, "participant": who.pid, "role": who.role,
+                "reported": who.pid in outcome["payments"],
+                "allocation": outcome["allocation"].get(who.pid, 0.0),
+                "payment": float(outcome["payments"].get(who.pid, 0.0)),
+                "public": {"mechanism": live.MECHANISM, "reserves": outcome["reserves"]},
+                "own": {} if own_book is None else {"book": own_book},
+            }
         spec = market_schema(row.mechanism).fields
         in_round = who.pid in outcome.get("payments", {})
         own = {
@@ -558,6 +670,8 @@ class MarketService:
             if row.instance is not None:
                 frozen: dict[str, Any] = json.loads(row.instance)
                 return frozen
+            if row.mechanism == live.MECHANISM:
+                return self._live_instance(row, self._fold(conn, row))
             return self._build_instance(conn, row)
 
     def log(self, market_id: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
@@ -575,3 +689,93 @@ class MarketService:
              "body": json.loads(r.body), "idempotency_key": r.idempotency_key}
             for r in rows
         ]
+
+    # ------------------------------------------------------------------ live data market
+
+    def _fold(self, conn: Connection, market: Any) -> live.Book:
+        """The market's book with every logged offer and bid applied (see :mod:`.live`): a
+        cached fold plus the log entries after the last one it saw. Offers and bids of one
+        market are written under its exclusive row lock, so their log ids commit in order."""
+        with self._books_lock:
+            book = self._books.get(market.id)
+        if book is None:
+            fields = json.loads(market.fields)
+            book = live.Book(isp_price=float(fields["isp_price"]), epsilon=float(fields["epsilon"]))
+        rows = conn.execute(
+            sa.select(LOG.c.id, LOG.c.action, LOG.c.actor, LOG.c.body)
+            .where(LOG.c.market_id == market.id, LOG.c.id > book.seq,
+                   LOG.c.action.in_(("offer", "bid")))
+            .order_by(LOG.c.id)
+        ).all()
+        if rows:
+            fresh = live.Book(book.isp_price, book.epsilon, seq=book.seq,
+                              bids_accepted=book.bids_accepted,
+                              sellers={k: live.Seller(v.supply, v.reserve, dict(v.bids))
+                                       for k, v in book.sellers.items()})
+            for r in rows:
+                fresh.apply(int(r.id), r.action, r.actor, json.loads(r.body))
+            book = fresh
+            with self._books_lock:
+                old = self._books.get(market.id)
+                if old is None or old.seq < book.seq:
+                    self._books[market.id] = book
+        return book
+
+    @staticmethod
+    def _live_instance(market: Any, book: live.Book) -> dict[str, Any]:
+        fields = json.loads(market.fields)
+        return {
+            **fields,
+            "offers": [{"id": sid, "supply": s.supply, "reserve": s.reserve}
+                       for sid, s in book.sellers.items()],
+            "bids": [{"buyer": b, "seller": sid, "quantity": q, "price": p}
+                     for sid, s in book.sellers.items() for b, (q, p) in s.bids.items()],
+        }
+
+    def live_post(self, who: Identity, action: str, body: Any) -> dict[str, Any]:
+        """Accept a seller's ``offer`` or a buyer's ``bid`` in a live data market, log it in the
+        same transaction, and answer the caller's new view (its quote or its seller book)."""
+        if who.mechanism != live.MECHANISM:
+            raise Conflict(f"only a {live.MECHANISM} market takes offers and bids")
+        if action == "offer":
+            if who.role != "seller":
+                raise Conflict("only sellers make offers")
+            checked: dict[str, Any] = live.check_offer(body)
+        else:
+            if who.role != "buyer":
+                raise Conflict("only buyers bid")
+            checked = live.check_bid(body)
+
+        def run(conn: Connection) -> dict[str, Any]:
+            market = self._market(conn, who.market_id, "update")
+            self._require_open(market, time.time())
+            book = self._fold(conn, market)
+            if action == "bid":
+                book.check_bid_target(checked["seller"])
+            self._log(conn, who.market_id, f"participant:{who.pid}", action, checked)
+            return checked
+
+        self._tx(run)
+        with self._read() as conn:
+            market = self._market(conn, who.market_id)
+            book = self._fold(conn, market)
+        return book.quote(who.pid) if who.role == "buyer" else book.seller_view(who.pid)
+
+    def live_view(self, market_id: str, who: Identity | None) -> dict[str, Any]:
+        """The live view of a data market: a buyer's quote, a seller's own book, or for the
+        operator (``who`` None) the public part and every seller's book."""
+        with self._read() as conn:
+            market = self._market(conn, market_id)
+            if market.mechanism != live.MECHANISM:
+                raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
+            book = self._fold(conn, market)
+        status = {"status": market.status, "closes_at": market.closes_at,
+                  "epsilon": book.epsilon, "isp_price": book.isp_price}
+        if who is None:
+            return {**status, **book.public(),
+                    "books": [book.seller_view(sid) for sid in book.sellers]}
+        if who.role == "buyer":
+            return {**status, **book.quote(who.pid)}
+        if who.pid not in book.sellers:
+            return {**status, "seller": who.pid, "seq": book.seq, "offer": None}
+        return {**status, "seq": book.seq, **book.seller_view(who.pid)}

@@ -1,0 +1,268 @@
+"""The live data-exchange market's book: sellers' offers, buyers' bids and each seller's local PSP
+auction (seed 002 §3.3–§3.4), rebuilt from the service's append-only log.
+
+This is the one module of the service that couples to the data-market mechanism
+(:mod:`specmarket.mechanisms.psp.local_auction`); re-pointing the live market at another
+implementation of the local auction means changing the calls in :meth:`Book._auction` and
+:meth:`Book.bid` only.
+
+State and durability
+--------------------
+The book is a pure fold over log entries (``offer`` and ``bid`` actions, in log order): the
+service writes each accepted offer or bid to the log in the transaction that acknowledges it, so
+a book rebuilt from the log after ``kill -9`` holds every acknowledged bid exactly once. A
+process keeps a folded book per market and applies only the entries after the last one it saw,
+so several workers over one database agree.
+
+Rules (seed 002)
+----------------
+* A seller ``j`` offers ``supply`` units ``D^j`` with a starting ``reserve`` ``p_*^j``.
+* A buyer ``i`` sends seller ``j`` a bid ``s_i^j = (d_i^j, p_i^j)``; a new bid to the same seller
+  replaces the earlier one; quantity 0 withdraws it.
+* After each accepted bid, seller ``j``'s reserve follows eq. (27),
+  ``p_*^j ← min(max(p_*^j, p_{i*}^j + ε), p^κ)`` with ``i*`` the highest bid outside the minimal
+  covering set of eq. (25) (``sticky``: it never falls).
+* Allocation and cost at seller ``j``: eq. (20) (tie-splitting PSP) and eq. (21) (second price,
+  the reserve counting as the seller's own bid), on the bids sent to ``j`` only.
+* The price function buyer ``i`` faces at ``j`` is ``P_i^j(z) = inf{y : D̄^j(y; s_-i) ≥ z}`` with
+  ``D̄^j`` of eq. (18) in its "≥" form (what is guaranteed at ``y``, ties included): a step
+  function given as ``(z_k, y_k)`` steps.
+* Settlement: each buyer pays the sum of its costs (positive = pays), each seller is paid the sum
+  of the costs of the bids it serves (negative payment); allocations are units per seller.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from specmarket.errors import InvalidInput
+from specmarket.mechanisms.psp.local_auction import (
+    allocate,
+    costs,
+    outsider_price,
+    reserve_after,
+)
+
+MECHANISM = "data-market"
+ROLES = ("buyer", "seller")
+
+
+def _finite(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(name, value, "must be a number")
+    x = float(value)
+    if not math.isfinite(x):
+        raise InvalidInput(name, value, "must be finite")
+    if x < 0 or (positive and x == 0):
+        raise InvalidInput(name, value, "must be positive" if positive else "must be >= 0")
+    return x
+
+
+def check_market_fields(fields: Any) -> dict[str, float]:
+    """The operator's fields of a live data market: ``isp_price`` ``p^κ`` (default 10, the cap
+    of every reserve, §3.4.4) and ``epsilon`` ``ε`` (default 0.01, eq. (27)); nothing else."""
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise InvalidInput("fields", fields, "must be an object")
+    unknown = set(fields) - {"isp_price", "epsilon"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInput(f"fields.{name}", fields[name], "unknown field of a data market")
+    isp = _finite("fields.isp_price", fields.get("isp_price", 10.0), positive=True)
+    eps = _finite("fields.epsilon", fields.get("epsilon", 0.01), positive=True)
+    if eps >= isp:
+        raise InvalidInput("fields.epsilon", eps, "must be below isp_price")
+    return {"isp_price": isp, "epsilon": eps}
+
+
+def check_offer(body: Any) -> dict[str, float]:
+    """A seller's offer ``{"supply": D^j > 0, "reserve": p_*^j >= 0}``."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body", body, "must be an object")
+    unknown = set(body) - {"supply", "reserve"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], None, "not a field of an offer")
+    if "supply" not in body:
+        raise InvalidInput("supply", None, "required")
+    return {"supply": _finite("supply", body["supply"], positive=True),
+            "reserve": _finite("reserve", body.get("reserve", 0.0))}
+
+
+def check_bid(body: Any) -> dict[str, Any]:
+    """A buyer's bid ``{"seller": id, "quantity": d >= 0, "price": p >= 0}``."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body", body, "must be an object")
+    unknown = set(body) - {"seller", "quantity", "price"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], None, "not a field of a bid")
+    seller = body.get("seller")
+    if not isinstance(seller, str) or not seller:
+        raise InvalidInput("seller", seller, "must be a seller's id")
+    for name in ("quantity", "price"):
+        if name not in body:
+            raise InvalidInput(name, None, "required")
+    return {"seller": seller, "quantity": _finite("quantity", body["quantity"]),
+            "price": _finite("price", body["price"])}
+
+
+@dataclass
+class Seller:
+    """One seller's offer and the bids sent to it (buyer id → (quantity, price))."""
+
+    supply: float
+    reserve: float
+    bids: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Book:
+    """The folded state of one live data market (see the module docstring)."""
+
+    isp_price: float = 10.0
+    epsilon: float = 0.01
+    sellers: dict[str, Seller] = field(default_factory=dict)
+    seq: int = 0
+    bids_accepted: int = 0
+
+    # -------------------------------------------------------------- updates (log entries)
+
+    def offer(self, seller: str, supply: float, reserve: float) -> None:
+        """Seller ``seller`` offers ``supply`` with a starting ``reserve`` (replacing an earlier
+        offer keeps the bids it received)."""
+        old = self.sellers.get(seller)
+        s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids)
+        self.sellers[seller] = s
+        self._update_reserve(s)
+
+    def check_bid_target(self, seller: str) -> None:
+        """A bid can go only to a seller that has made an offer."""
+        if seller not in self.sellers:
+            raise InvalidInput("seller", seller, "no offer from this seller (yet)")
+
+    def bid(self, buyer: str, seller: str, quantity: float, price: float) -> None:
+        """Buyer ``buyer``'s bid to ``seller`` replaces its earlier one there; then the seller's
+        reserve is updated, eq. (27)."""
+        self.check_bid_target(seller)
+        s = self.sellers[seller]
+        if quantity <= 0:
+            s.bids.pop(buyer, None)
+        else:
+            s.bids[buyer] = (quantity, price)
+        self.bids_accepted += 1
+        self._update_reserve(s)
+
+    def _update_reserve(self, s: Seller) -> None:
+        q, p = self._arrays(s)
+        s.reserve = reserve_after(s.reserve, outsider_price(q, p, s.supply), self.epsilon,
+                                  self.isp_price, sticky=True)
+
+    def apply(self, seq: int, action: str, actor: str, body: Any) -> None:
+        """Fold one log entry (``offer`` by ``participant:<id>``, ``bid`` by a buyer)."""
+        pid = actor.split(":", 1)[1] if actor.startswith("participant:") else actor
+        if action == "offer":
+            self.offer(pid, float(body["supply"]), float(body["reserve"]))
+        elif action == "bid":
+            self.bid(pid, str(body["seller"]), float(body["quantity"]), float(body["price"]))
+        self.seq = max(self.seq, seq)
+
+    # -------------------------------------------------------------- views
+
+    @staticmethod
+    def _arrays(s: Seller, without: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        items = [v for k, v in s.bids.items() if k != without]
+        if not items:
+            return np.zeros(0), np.zeros(0)
+        arr = np.asarray(items, dtype=float)
+        return arr[:, 0], arr[:, 1]
+
+    def _auction(self, s: Seller) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Buyer ids, allocations (eq. (20)) and costs (eq. (21)) at seller ``s``."""
+        ids = list(s.bids)
+        q, p = self._arrays(s)
+        if not ids:
+            return ids, np.zeros(0), np.zeros(0)
+        return ids, allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+
+    def price_function(self, seller: str, buyer: str) -> list[tuple[float, float]]:
+        """``P_i^j`` as steps ``(z_k, y_k)``: a bid at unit price ``y_k`` is *guaranteed* up to
+        ``z_k`` units whatever the tie rule — the "≥" form ``[D^j − Σ_{k≠i, p_k ≥ y} d_k]^+`` of
+        eq. (18) used by the best reply (:mod:`specmarket.mechanisms.psp.replies`) — at the
+        reserve and at ``ε`` above each other admitted bid (a new price must differ by ``ε``)."""
+        s = self.sellers[seller]
+        q, p = self._arrays(s, without=buyer)
+        ok = (p >= s.reserve - 1e-12) & (p > 0) & (q > 0)
+        q, p = q[ok], p[ok]
+        prices = sorted({s.reserve, *[float(x) + self.epsilon for x in p]})
+        steps: list[tuple[float, float]] = []
+        reached = 0.0
+        for y in prices:  # non-decreasing in y: sweep prices upward
+            z = max(0.0, s.supply - float(q[p >= y - 1e-12].sum()))
+            if z > reached + 1e-12:
+                steps.append((z, y))
+                reached = z
+        return steps
+
+    def seller_view(self, seller: str) -> dict[str, Any]:
+        """One seller's book: offer, reserve, each bid with its allocation and cost."""
+        s = self.sellers[seller]
+        ids, alloc, cost = self._auction(s)
+        return {
+            "seller": seller, "supply": s.supply, "reserve": s.reserve,
+            "allocated": float(alloc.sum()), "revenue": float(cost.sum()),
+            "bids": [{"buyer": b, "quantity": s.bids[b][0], "price": s.bids[b][1],
+                      "allocation": float(a), "cost": float(c)}
+                     for b, a, c in zip(ids, alloc, cost, strict=True)],
+        }
+
+    def quote(self, buyer: str) -> dict[str, Any]:
+        """What ``buyer`` gets and faces: per seller it bid to, its bid, allocation, cost, the
+        reserve and its price function; totals over sellers; and under ``market`` the price
+        function it faces at *every* seller with an offer (what it needs for its reply)."""
+        per: list[dict[str, Any]] = []
+        for sid, s in self.sellers.items():
+            if buyer not in s.bids:
+                continue
+            ids, alloc, cost = self._auction(s)
+            k = ids.index(buyer)
+            per.append({"seller": sid, "quantity": s.bids[buyer][0], "price": s.bids[buyer][1],
+                        "allocation": float(alloc[k]), "cost": float(cost[k]),
+                        "reserve": s.reserve, "price_function": self.price_function(sid, buyer)})
+        market = [{"seller": sid, "reserve": s.reserve, "supply": s.supply,
+                   "price_function": self.price_function(sid, buyer)}
+                  for sid, s in self.sellers.items()]
+        return {"buyer": buyer, "seq": self.seq, "sellers": per,
+                "allocation": sum(x["allocation"] for x in per),
+                "cost": sum(x["cost"] for x in per), "market": market}
+
+    def public(self) -> dict[str, Any]:
+        """What everyone may see while the market runs: per seller its supply, reserve and the
+        quantity allocated (no buyer's bid)."""
+        out = []
+        for sid, s in self.sellers.items():
+            _, alloc, _ = self._auction(s)
+            out.append({"seller": sid, "supply": s.supply, "reserve": s.reserve,
+                        "allocated": float(alloc.sum())})
+        return {"seq": self.seq, "bids_accepted": self.bids_accepted, "sellers": out}
+
+    def settle(self) -> dict[str, Any]:
+        """The outcome: allocation (units) and signed payment per participant, and per seller
+        its book; buyers pay their costs, sellers are paid their buyers' costs."""
+        allocation: dict[str, float] = {}
+        payments: dict[str, float] = {}
+        books = {}
+        for sid, s in self.sellers.items():
+            ids, alloc, cost = self._auction(s)
+            for b, a, c in zip(ids, alloc, cost, strict=True):
+                allocation[b] = allocation.get(b, 0.0) + float(a)
+                payments[b] = payments.get(b, 0.0) + float(c)
+            allocation[sid] = allocation.get(sid, 0.0) + float(alloc.sum())
+            payments[sid] = payments.get(sid, 0.0) - float(cost.sum())
+            books[sid] = self.seller_view(sid)
+        return {"mechanism": MECHANISM, "allocation": allocation, "payments": payments,
+                "revenue": 0.0, "bids_accepted": self.bids_accepted, "sellers": books,
+                "reserves": {sid: s.reserve for sid, s in self.sellers.items()}}
