@@ -51,6 +51,7 @@ TABLE: tuple[Row, ...] = (
     Row("demo", "specmarket.commands.experiments", EXPERIMENTS),
     Row("serve", "specmarket.commands.service", SERVICE),
     Row("market", "specmarket.commands.service", SERVICE),
+    Row("agent", "specmarket.commands.agent", SERVICE),
 )
 
 #: Commands already built, by name (one import and registration per command for the process).

@@ -8,7 +8,7 @@ with District-D (budget-balanced, Algorithm 7; profit-driven, Algorithm 10), TRU
 (no reuse) and record the auctioneer's revenue, the social welfare (Σ bids of served buyers −
 Σ asks of selling sellers), the channels used and the buyers served, with 95% confidence
 intervals. A second table compares District-D's virtual surplus with the exact maximum expected
-virtual surplus (brute force) on small markets — the upper bound of the issue.
+virtual surplus (brute force) on small markets — the upper bound the comparison needs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lazar & Semret's PSP experiment, as recalled by issue 3 / seed 002 §1.1.1.
+"""Lazar & Semret's PSP experiment, as recalled in seed 002 §1.1.1.
 
 ``Q = 100``, ``θ'_i(0) ~ U[10, 20]``, ``q̄_i ~ U[50, 100]`` (valuations
 ``θ'(z) = θ'(0)(1 − z/q̄)^+``), budget 100, ``ε = 5``, a small reserve ``p_0 = 0.1``,
@@ -22,7 +22,7 @@ import pandas as pd
 
 from specmarket.reproductions import ReproContext, Reproduction, ReproResult
 
-#: Lazar–Semret's published values (as recalled in the issue text of this reproduction):
+#: Lazar–Semret's published values (their paper, as quoted to us; not in the seeds):
 #: convergence time (s) at 2, 15–25 (the minimum, drawn at 20) and 150 players, and the bid-fee
 #: effect at a fixed population: total bids and total value at ε ≈ 0 and ε = 100.
 PUBLISHED: dict[str, tuple[tuple[float, float], ...]] = {
