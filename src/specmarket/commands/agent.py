@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         ] = 20,
     ) -> None:
         """Bid for one participant (buyer: Lemma 3.2 reply to its price functions; seller:
-        offer all of --supply, Lemma 3.3) until the market closes or it has been quiet."""
+        offer all of --supply, Lemma 3.3) until the market closes or it has been quiet.
+
+        Example: specmarket agent buyer "$MARKET" --token "$T" --value 5 --demand 30"""
         import asyncio
 
         import httpx
