@@ -284,15 +284,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--reports", type=int, default=4000, help="per repeat (upper bound)")
+    parser.add_argument("--reports", type=int, default=20_000,
+                        help="per repeat (upper bound)")
     parser.add_argument("--seconds", type=float, default=15.0, help="per repeat (upper bound)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pg-workers", type=int, default=2)
     parser.add_argument("--mcafee", type=int, default=100_000)
     parser.add_argument("--close-repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="short version: 3 repeats of 5,000 reports, no viewers, one close")
     parser.add_argument("--viewers", type=int, default=4,
                         help="dashboard viewers in the paired repeats (0: no dashboard pairs)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.reports, args.viewers, args.close_repeats = 3, 5000, 0, 1
 
     dbs = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     tmp = Path(tempfile.mkdtemp(prefix="specmarket-bench-"))
@@ -353,13 +358,22 @@ def main() -> None:
             print(_summary("p50 latency", [r["p50_ms"] for r in rs], "ms"))
             print(_summary("p99 latency", [r["p99_ms"] for r in rs], "ms"))
             print(_summary("server CPU/1000 rep.", [r["cpu_per_1000"] for r in rs], "s"))
+            cpu_ms = statistics.median(r["cpu_per_1000"] for r in rs)
+            work = (f"{db} PUT /report, {args.clients} clients, {workers} worker"
+                    f"{'s' if workers > 1 else ''}, {rs[0]['reports']:.0f} reports/repeat")
             if db == "sqlite":
                 ok = rate >= 1000 and p99 <= 100
                 print(f"goal >= 1000/s, p99 <= 100 ms: {'goal met' if ok else 'MISSED'}")
+                print(f"GOAL | {work} | ≥ 1,000 reports/s and p99 ≤ 100 ms | {rate:,.0f}/s wall "
+                      f"(p99 {p99:.1f} ms, server {cpu_ms:.2f} cpu-ms/report) | - | "
+                      f"{'met' if ok else 'MISSED'}")
             else:
                 ok = rate >= 1500
                 print(f"goal >= 1500/s ({args.pg_workers} workers): "
                       f"{'goal met' if ok else 'MISSED'}")
+                print(f"GOAL | {work} | ≥ 1,500 reports/s | {rate:,.0f}/s wall "
+                      f"(p99 {p99:.1f} ms, server {cpu_ms:.2f} cpu-ms/report) | - | "
+                      f"{'met' if ok else 'MISSED'}")
             if watched[db]:
                 ws = watched[db]
                 print(_summary(f"p99 +{args.viewers} viewers", [r["p99_ms"] for r in ws], "ms"))
@@ -369,11 +383,17 @@ def main() -> None:
                 print(_summary("  server CPU/dash. req.", cost[db], "ms"))
                 ok = statistics.median(added) <= 5.0
                 print(f"goal dashboard adds <= 5 ms p99: {'goal met' if ok else 'MISSED'}")
+                print(f"GOAL | {db} dashboard, {args.viewers} viewers beside the report load | "
+                      f"≤ 5 ms p99 added | {statistics.median(added):.1f} ms wall | - | "
+                      f"{'met' if ok else 'MISSED'}")
             if closes[db]:
                 print(_summary(f"close {args.mcafee} McAfee", closes[db], "s"))
                 print(_summary("  its server CPU", close_cpu[db], "s"))
                 ok = statistics.median(closes[db]) <= 5.0
                 print(f"goal close <= 5 s: {'goal met' if ok else 'MISSED'}")
+                print(f"GOAL | {db} close of a {args.mcafee:,} McAfee round | ≤ 5 s | "
+                      f"{statistics.median(closes[db]):.2f} s wall | - | "
+                      f"{'met' if ok else 'MISSED'}")
     finally:
         for server in servers.values():
             server.stop()

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from specmarket.errors import InvalidInput, SpecmarketError
 from specmarket.service import live
@@ -74,22 +74,54 @@ class Identity:
     fields: str = "{}"
 
 
+@dataclass(eq=False)
+class PendingReport:
+    """A checked sealed report waiting for its batch to commit (see
+    :meth:`MarketService.write_reports`); ``result`` or ``error`` is set by the batch."""
+
+    who: Identity
+    checked: dict[str, Any]
+    key: str | None
+    req_hash: str
+    report_text: str
+    result: tuple[int, dict[str, Any]] | None = None
+    error: Exception | None = None
+    version: int = 0
+    replay_of: PendingReport | None = None
+
+    @property
+    def request_hash(self) -> str:
+        """The hash an in-batch repeat of the same ``Idempotency-Key`` is compared with."""
+        return self.req_hash
+
+    def outcome(self) -> tuple[int, dict[str, Any]]:
+        """The answer once the batch committed; raises the report's own refusal."""
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise RuntimeError("report not written")
+        return self.result
+
+
 # Statements of the report path, built once (building a statement costs more than running it).
 _B = sa.bindparam
 _MARKET_STATUS = sa.select(MARKETS.c.id, MARKETS.c.status, MARKETS.c.closes_at).where(
     MARKETS.c.id == _B("b_mid")
 )
 _MARKET_STATUS_SHARED = _MARKET_STATUS.with_for_update(read=True)
-_IDEM_GET = sa.select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.status_code,
-                      IDEMPOTENCY.c.response).where(
-    IDEMPOTENCY.c.market_id == _B("b_mid"), IDEMPOTENCY.c.pid == _B("b_pid"),
-    IDEMPOTENCY.c.key == _B("b_key"),
+_IDEM_FIND = sa.select(IDEMPOTENCY.c.pid, IDEMPOTENCY.c.key, IDEMPOTENCY.c.request_hash,
+                       IDEMPOTENCY.c.status_code, IDEMPOTENCY.c.response).where(
+    IDEMPOTENCY.c.market_id == _B("b_mid"), IDEMPOTENCY.c.pid.in_(_B("b_pids", expanding=True)),
+    IDEMPOTENCY.c.key.in_(_B("b_keys", expanding=True)),
 )
-_REPORT_SET = (
+_VERSIONS = sa.select(PARTICIPANTS.c.pid, PARTICIPANTS.c.version).where(
+    PARTICIPANTS.c.market_id == _B("b_mid"), PARTICIPANTS.c.pid.in_(_B("b_pids", expanding=True))
+).order_by(PARTICIPANTS.c.pid)
+_VERSIONS_LOCKED = _VERSIONS.with_for_update(key_share=True)
+_REPORT_STORE = (
     PARTICIPANTS.update()
     .where(PARTICIPANTS.c.market_id == _B("b_mid"), PARTICIPANTS.c.pid == _B("b_pid"))
-    .values(report=_B("b_report"), version=PARTICIPANTS.c.version + 1, reported_at=_B("b_now"))
-    .returning(PARTICIPANTS.c.version)
+    .values(report=_B("b_report"), version=_B("b_version"), reported_at=_B("b_now"))
 )
 _LOG_ADD = LOG.insert().values(
     market_id=_B("b_mid"), at=_B("b_now"), actor=_B("b_actor"), action=_B("b_action"),
@@ -142,7 +174,8 @@ class MarketService:
         return self.engine.connect().execution_options(specmarket_read=True)
 
     def _tx(self, fn: Callable[[Connection], T], retries: int = 5, wait: bool = True) -> T:
-        """Run ``fn`` in one transaction; retry on a lost race on a unique key. With
+        """Run ``fn`` in one transaction; retry on a lost race on a unique key (or a PostgreSQL
+        deadlock / serialisation failure). With
         ``wait=False`` raise :class:`WouldBlock` instead of waiting for this process's SQLite
         writer lock (the caller then waits in a worker thread, not on the event loop)."""
         lock = self._sqlite_lock
@@ -155,6 +188,10 @@ class MarketService:
                         return fn(conn)
                 except IntegrityError:
                     if attempt == retries - 1:
+                        raise
+                except DBAPIError as exc:  # PostgreSQL deadlock or serialisation failure
+                    code = getattr(exc.orig, "sqlstate", None)
+                    if code not in ("40P01", "40001") or attempt == retries - 1:
                         raise
             raise AssertionError("unreachable")
         finally:
@@ -449,68 +486,136 @@ class MarketService:
         self._auth[token_hash] = ident
         return ident
 
-    def put_report(
-        self, who: Identity, report: Any, idempotency_key: str | None = None, wait: bool = True
-    ) -> tuple[int, dict[str, Any]]:
-        """Store ``who``'s sealed report (replacing an earlier one) and answer ``(status, body)``.
-
-        A repeated ``idempotency_key`` with the same report returns the first answer without
-        storing anything; with a different report it is refused (422 on ``Idempotency-Key``).
-        """
+    def prepare_report(
+        self, who: Identity, report: Any, idempotency_key: str | None = None
+    ) -> PendingReport:
+        """Check ``who``'s report without the database (the mechanism and the operator's fields
+        never change while a market is open) and return it ready for :meth:`write_reports`.
+        Raises :class:`InvalidInput` naming the field, or :class:`Conflict` for a data market."""
         if who.mechanism == live.MECHANISM:
             raise Conflict("a data market takes offers (PUT …/offer) and bids (POST …/bid), "
                            "not sealed reports")
         req_hash = _request_hash(report)
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
             raise InvalidInput("Idempotency-Key", idempotency_key, "1 to 256 characters")
-
-        def replay(conn: Connection) -> tuple[int, dict[str, Any]] | None:
-            if idempotency_key is None:
-                return None
-            row = conn.execute(
-                _IDEM_GET, {"b_mid": who.market_id, "b_pid": who.pid, "b_key": idempotency_key}
-            ).first()
-            if row is None:
-                return None
-            if row.request_hash != req_hash:
-                raise InvalidInput(
-                    "Idempotency-Key", idempotency_key, "already used for a different report"
-                )
-            return int(row.status_code), json.loads(row.response)
-
-        def run(conn: Connection) -> tuple[int, dict[str, Any]]:
-            now = time.time()
-            stmt = _MARKET_STATUS_SHARED if self._pg else _MARKET_STATUS
-            market = conn.execute(stmt, {"b_mid": who.market_id}).first()
-            if market is None:
-                raise NotFound(f"no market {who.market_id!r}")
-            done = replay(conn)
-            if done is not None:
-                return done
-            self._require_open(market, now)
-            report_text = _dumps(checked)
-            version = int(conn.execute(
-                _REPORT_SET,
-                {"b_mid": who.market_id, "b_pid": who.pid, "b_report": report_text, "b_now": now},
-            ).scalar_one())
-            body = {"market": who.market_id, "participant": who.pid, "version": version,
-                    "report": checked}
-            self._log(conn, who.market_id, f"participant:{who.pid}", "report",
-                      {"participant": who.pid, "version": version, "report": checked},
-                      idempotency_key)
-            if idempotency_key is not None:
-                conn.execute(
-                    _IDEM_ADD,
-                    {"b_mid": who.market_id, "b_pid": who.pid, "b_key": idempotency_key,
-                     "b_hash": req_hash, "b_code": 200, "b_response": _dumps(body)},
-                )
-            return 200, body
-
-        # validation needs no database: the mechanism and operator fields never change
         schema = market_schema(who.mechanism).roles[who.role]
         checked = check_partial(schema.report_model, report)
         schema.entry.parse({"id": who.pid, **json.loads(who.fields), **checked})
-        return self._tx(run, wait=wait)
+        return PendingReport(who, checked, idempotency_key, req_hash, _dumps(checked))
+
+    def write_reports(self, batch: list[PendingReport], wait: bool = True) -> None:
+        """Store a batch of checked reports in **one** transaction (group commit) and set each
+        one's ``result`` ``(status, body)`` or ``error``; nothing is answered before the commit.
+
+        Per report, in batch order, exactly what a transaction of its own would do: a repeated
+        ``Idempotency-Key`` (stored, or earlier in the same batch) replays the first answer or is
+        refused if the report differs; a closed market refuses (409); otherwise the version goes
+        up by one, the report replaces the stored one and one log entry is appended. The market
+        row is share-locked (PostgreSQL) as for a single report, so a close still waits for the
+        whole batch; participant rows are locked in ``pid`` order, so batches of several workers
+        cannot deadlock. A lost race on a unique key (the same key sent to two workers at once)
+        rolls the batch back and it is run again, finding the other worker's answer.
+        """
+        if batch:
+            self._tx(lambda conn: self._write_batch(conn, batch), wait=wait)
+
+    def _write_batch(self, conn: Connection, batch: list[PendingReport]) -> None:
+        now = time.time()
+        for p in batch:  # a retried batch starts afresh
+            p.result, p.error, p.version, p.replay_of = None, None, 0, None
+        markets: dict[str, Any] = {}
+        stmt = _MARKET_STATUS_SHARED if self._pg else _MARKET_STATUS
+        for mid in dict.fromkeys(p.who.market_id for p in batch):
+            markets[mid] = conn.execute(stmt, {"b_mid": mid}).first()
+        stored: dict[tuple[str, str, str], Any] = {}
+        for mid in markets:
+            keyed = [p for p in batch if p.key is not None and p.who.market_id == mid]
+            if keyed:
+                for row in conn.execute(_IDEM_FIND, {
+                    "b_mid": mid, "b_pids": sorted({p.who.pid for p in keyed}),
+                    "b_keys": sorted({str(p.key) for p in keyed}),
+                }):
+                    stored[(mid, row.pid, row.key)] = row
+        fresh: list[PendingReport] = []
+        for p in batch:
+            market = markets[p.who.market_id]
+            if market is None:
+                p.error = NotFound(f"no market {p.who.market_id!r}")
+                continue
+            if p.key is not None:
+                k = (p.who.market_id, p.who.pid, p.key)
+                hit = stored.get(k)
+                if hit is not None:
+                    if hit.request_hash != p.req_hash:
+                        p.error = InvalidInput(
+                            "Idempotency-Key", p.key, "already used for a different report"
+                        )
+                    elif isinstance(hit, PendingReport):
+                        p.replay_of = hit
+                    else:
+                        p.result = (int(hit.status_code), json.loads(hit.response))
+                    continue
+            try:
+                self._require_open(market, now)
+            except Conflict as exc:
+                p.error = exc
+                continue
+            if p.key is not None:
+                stored[(p.who.market_id, p.who.pid, p.key)] = p
+            fresh.append(p)
+        if fresh:
+            versions: dict[tuple[str, str], int] = {}
+            for mid in dict.fromkeys(p.who.market_id for p in fresh):
+                pids = sorted({p.who.pid for p in fresh if p.who.market_id == mid})
+                for vrow in conn.execute(
+                    _VERSIONS_LOCKED if self._pg else _VERSIONS, {"b_mid": mid, "b_pids": pids}
+                ):
+                    versions[(mid, vrow.pid)] = int(vrow.version)
+            last: dict[tuple[str, str], PendingReport] = {}
+            logs: list[dict[str, Any]] = []
+            idems: list[dict[str, Any]] = []
+            for p in fresh:
+                who = p.who
+                k2 = (who.market_id, who.pid)
+                versions[k2] += 1
+                p.version = versions[k2]
+                last[k2] = p
+                body = {"market": who.market_id, "participant": who.pid, "version": p.version,
+                        "report": p.checked}
+                p.result = (200, body)
+                logs.append({
+                    "b_mid": who.market_id, "b_now": now, "b_actor": f"participant:{who.pid}",
+                    "b_action": "report", "b_key": p.key,
+                    "b_body": _dumps({"participant": who.pid, "version": p.version,
+                                      "report": p.checked}),
+                })
+                if p.key is not None:
+                    idems.append({"b_mid": who.market_id, "b_pid": who.pid, "b_key": p.key,
+                                  "b_hash": p.req_hash, "b_code": 200, "b_response": _dumps(body)})
+            conn.execute(_REPORT_STORE, [
+                {"b_mid": mid, "b_pid": pid, "b_report": p.report_text, "b_version": p.version,
+                 "b_now": now}
+                for (mid, pid), p in last.items()
+            ])
+            conn.execute(_LOG_ADD, logs)
+            if idems:
+                conn.execute(_IDEM_ADD, idems)
+        for p in batch:
+            if p.replay_of is not None:
+                p.result = p.replay_of.result
+
+    def put_report(
+        self, who: Identity, report: Any, idempotency_key: str | None = None, wait: bool = True
+    ) -> tuple[int, dict[str, Any]]:
+        """Store ``who``'s sealed report (replacing an earlier one) and answer ``(status, body)``:
+        :meth:`prepare_report` then :meth:`write_reports` of a batch of one.
+
+        A repeated ``idempotency_key`` with the same report returns the first answer without
+        storing anything; with a different report it is refused (422 on ``Idempotency-Key``).
+        """
+        pending = self.prepare_report(who, report, idempotency_key)
+        self.write_reports([pending], wait=wait)
+        return pending.outcome()
 
     def get_report(self, who: Identity) -> dict[str, Any]:
         """``who``'s own current report (404 before the first one)."""

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         SQLite only: ``NORMAL`` (commits survive a killed server) or ``FULL`` (they also survive
         an operating-system crash or power loss, at one fsync per commit); see
         :mod:`specmarket.service.db`.
+    fast_reports
+        Answer ``PUT …/report`` with the lean handler :class:`specmarket.service.api.ReportRoute`
+        (same contract, a fraction of FastAPI's CPU per request); off: FastAPI's route answers
+        every report (the reference the contract tests compare it with).
     """
 
     model_config = SettingsConfigDict(env_prefix="SPECMARKET_", extra="ignore")
@@ -52,3 +56,4 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1)
     threads: int = Field(default=0, ge=0)
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    fast_reports: bool = True
