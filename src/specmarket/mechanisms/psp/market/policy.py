@@ -60,6 +60,11 @@ class Policy:
     final_sweep
         When the market is quiet, every buyer replies once more (with the policy's filters);
         the run ends only if nobody sends a bid, so no stabiliser can hide a profitable reply.
+    winner_cap
+        A seller's reserve rise (eq. (27), or the patient rule) stops at the lowest price among
+        the bids of ``I^j``: eq. (27)'s ``p_{i*} + ε`` exceeds a winner's price whenever the two
+        are within ε, and a winner whose value is below it can never re-bid, so the seller's
+        data goes unsold (docs/psp.md, "Efficiency").
     """
 
     name: str
@@ -72,6 +77,7 @@ class Policy:
     second_strike: int = 0
     final_sweep: bool = False
     foresight: bool = False
+    winner_cap: bool = False
 
 
 POLICIES: dict[str, Policy] = {
@@ -82,5 +88,10 @@ POLICIES: dict[str, Policy] = {
     "converging": Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True),
     "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
     "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
+    "capped": Policy(
+        "capped", strict_improvement=True, second_strike=8, final_sweep=True, winner_cap=True
+    ),
 }
-PolicyName = Literal["seed-only", "stabilised", "converging", "foresight", "ascending"]
+PolicyName = Literal[
+    "seed-only", "stabilised", "converging", "foresight", "ascending", "capped"
+]

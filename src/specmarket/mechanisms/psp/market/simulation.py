@@ -154,7 +154,10 @@ class _Run:
     def seller_would_move(self, s: _Seller) -> bool:
         """The seller's own reserve rule, run once more on its bids, would move its reserve."""
         patient = self.market.reserve_policy == "patient"
-        return s.would_move(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
+        pol = self.policy
+        return s.would_move(
+            self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap
+        )
 
     def pending(self) -> bool:
         """Mark for a rerun the sellers whose reserve rule has not finished (``patient``)."""
@@ -248,7 +251,10 @@ class _Run:
             if s.id not in touched and s.id not in new and s.id not in self.force:
                 continue
             before_sold, before_res = s.sold, s.reserve
-            s.run_auction(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
+            pol = self.policy
+            s.run_auction(
+                self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap
+            )
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
             if s.reserve < before_res - _TOL:  # all its unsold data is newly within reach
@@ -360,7 +366,7 @@ class _Run:
         gain_, worst, unhappy, moves, used = check(
             self.active_b, self.sellers, self.active_s, self.eps, self.cap, self.sticky,
             check_engine, self.policy.foresight, self.seller_would_move,
-            self.market.reserve_policy in ("sticky", "current"),
+            self.market.reserve_policy in ("sticky", "current") and not self.policy.winner_cap,
         )  # fmt: skip
         status: Status
         if cycle is not None:
