@@ -113,6 +113,7 @@ class _Seller:
         patient: bool = False,
         second_strike: int = 0,
         winner_cap: bool = False,
+        descend: bool = False,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -126,7 +127,9 @@ class _Seller:
         reserve, so that what the seller holds is what it would allocate.
         ``winner_cap`` (:class:`~.policy.Policy`): a rise of the reserve by eq. (27) or the
         patient rule stops at the lowest price in ``I^j`` (:func:`_lowest_winner`), so that the
-        reserve never shuts out the bids that cover the supply.
+        reserve never shuts out the bids that cover the supply. ``descend``: a seller left with
+        unsold data while bids lie below its reserve lowers the reserve to the highest of them
+        (the sticky reserve of eq. (27) remembers a demand that has since moved elsewhere).
         """
         n = len(self.bids)
         qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
@@ -145,6 +148,7 @@ class _Seller:
         if winner_cap and self.reserve > before + _TOL:
             self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
+            self._descend(qp, a, epsilon, descend)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
         ids = list(self.bids)
@@ -159,6 +163,18 @@ class _Seller:
             self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+        self._descend(qp, a, epsilon, descend)
+
+    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
+        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it."""
+        if not on or self.supply - float(a.sum()) <= 1e-9:
+            return
+        below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
+        if not below.any():
+            return
+        self.reserve = max(epsilon, float(qp[below, 1].max()))
+        a = allocate_fast(qp, self.supply, self.reserve)
+        self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
     def would_move(
         self,
@@ -168,12 +184,13 @@ class _Seller:
         patient: bool,
         second_strike: int,
         winner_cap: bool = False,
+        descend: bool = False,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
-        twin.run_auction(epsilon, cap, sticky, patient, second_strike, winner_cap)
+        twin.run_auction(epsilon, cap, sticky, patient, second_strike, winner_cap, descend)
         return abs(twin.reserve - self.reserve) > _TOL
 
     @property
