@@ -124,5 +124,12 @@ POLICIES: dict[str, Policy] = {
     ),
 }
 PolicyName = Literal[
-    "seed-only", "stabilised", "converging", "foresight", "ascending", "capped", "spread", "efficient"
+    "seed-only",
+    "stabilised",
+    "converging",
+    "foresight",
+    "ascending",
+    "capped",
+    "spread",
+    "efficient",
 ]
