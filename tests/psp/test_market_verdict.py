@@ -117,10 +117,12 @@ def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
 
 
 def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
-    assert set(POLICIES) == {"seed-only", "stabilised", "converging", "foresight", "ascending"}
+    names = {"seed-only", "stabilised", "converging", "foresight", "ascending"}
+    assert set(POLICIES) == names | {"capped", "spread", "efficient"}
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
+    assert not (seed.winner_cap or seed.spread or seed.descend or seed.reserve_rule)
     conv = POLICIES["converging"]
     assert conv.strict_improvement and conv.second_strike == 8 and isinstance(seed, Policy)
 
@@ -221,3 +223,27 @@ def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:
             assert s.reserve == pytest.approx(0.05)
     assert s.reserve == pytest.approx(1.11 + 0.05)  # at the second war: b's price + ε
     assert s.alloc["b"] == 0.0  # recomputed at the new reserve: b is no longer admitted
+
+
+# the three efficiency losses of docs/psp.md, "Efficiency": each seeded market, its efficiency
+# under the default rules and under the policy flag that removes the loss (both engines)
+@pytest.mark.parametrize(
+    ("nb", "ns", "seed", "elastic", "policy", "before", "after"),
+    [
+        (5, 2, 158, False, "capped", 0.7190, 0.9653),  # reserve overshoot: winner_cap
+        (5, 2, 75, False, "spread", 0.9068, 0.9984),  # fewest-sellers pool: spread
+        (10, 3, 160, False, "efficient", 0.8764, 0.9987),  # stale sticky reserve: descend
+    ],
+)
+def test_efficiency_losses_and_their_rule_changes(
+    nb: int, ns: int, seed: int, elastic: bool, policy: str, before: float, after: float
+) -> None:
+    if policy == "efficient":  # the loss shows under the rules without descend
+        base = simulate(random_market(nb, ns, seed, elastic=elastic, policy="spread"))
+    else:
+        base = simulate(random_market(nb, ns, seed, elastic=elastic))
+    assert base.status == "converged" and base.efficiency == pytest.approx(before, abs=1e-4)
+    m = random_market(nb, ns, seed, elastic=elastic, policy=policy)  # type: ignore[arg-type]
+    fast, ref = simulate(m, keep_trace=True), simulate(m, keep_trace=True, engine="reference")
+    assert fast.status == "converged" and fast.efficiency == pytest.approx(after, abs=1e-4)
+    assert fast.trace == ref.trace and fast.outcome.to_json() == ref.outcome.to_json()

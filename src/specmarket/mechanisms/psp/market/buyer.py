@@ -368,3 +368,40 @@ def gain(
     return utility(b.spec, sellers, new, at, isp, isp_price, epsilon, sticky) - utility(
         b.spec, sellers, cur, at, b.isp, isp_price, epsilon, sticky
     )
+
+
+def widen(
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    active: list[_Seller],
+    sellers: dict[str, _Seller],
+    epsilon: float,
+    isp_price: float,
+    foresight: float | None = None,
+    sticky: bool = True,
+) -> tuple[dict[str, float], float, float, float]:
+    """``Policy.spread``: the reply, or the same total on a larger consistent pool if that is
+    worth more than ε more to the buyer (:func:`gain`).
+
+    Lemma 3.2 asks the *fewest* sellers whose consistent capacity ``n · D̄_(n)`` (eq. (22))
+    covers the target. When the fewest is one seller whose data is held by lower bids, the
+    buyer pays their displacement (eq. (21)) in full, while asking two sellers for half each
+    displaces less and uses data another seller cannot sell; the seed's reply never considers
+    it (docs/psp.md, "Efficiency"). Pools of ``n + 1, n + 2, …`` sellers, best available first,
+    at the reply's price (raised to the pool's highest reserve) are tried.
+    """
+    pool, price, isp, x = reply
+    if not pool or price <= 0:
+        return reply
+    total = sum(pool.values())
+    cands = _capacity_candidates(b, active, price, epsilon)
+    best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky) + epsilon
+    for n in range(len(pool) + 1, len(cands) + 1):
+        if n * cands[n - 1][0] < total - _TOL:
+            continue
+        y = max(price, max(c[3] for c in cands[:n]))
+        alt = ({c[2]: total / n for c in cands[:n]}, y, isp, x)
+        g = gain(b, alt, sellers, isp_price, foresight, sticky)
+        if g > best_gain:
+            best, best_gain = alt, g
+    return best

@@ -60,6 +60,17 @@ class Policy:
     final_sweep
         When the market is quiet, every buyer replies once more (with the policy's filters);
         the run ends only if nobody sends a bid, so no stabiliser can hide a profitable reply.
+    winner_cap
+        A seller's reserve rise (eq. (27), or the patient rule) stops at the lowest price among
+        the bids of ``I^j``: eq. (27)'s ``p_{i*} + ε`` exceeds a winner's price whenever the two
+        are within ε, and a winner whose value is below it can never re-bid, so the seller's
+        data goes unsold (docs/psp.md, "Efficiency").
+    spread
+        A reply may ask a larger consistent pool than Lemma 3.2's fewest sellers, for the same
+        total, when that is worth more than ε more to the buyer (:func:`.buyer.widen`).
+    descend
+        A seller left with unsold data while some bids lie below its reserve lowers the reserve
+        to the highest of them: the sticky reserve remembers a demand that has moved elsewhere.
     """
 
     name: str
@@ -72,6 +83,15 @@ class Policy:
     second_strike: int = 0
     final_sweep: bool = False
     foresight: bool = False
+    winner_cap: bool = False
+    spread: bool = False
+    descend: bool = False
+
+    @property
+    def reserve_rule(self) -> bool:
+        """Whether the reserve rule differs from eq. (27) (the verdict then checks the seller's
+        own rule, not eq. (27))."""
+        return self.winner_cap or self.descend
 
 
 POLICIES: dict[str, Policy] = {
@@ -82,5 +102,34 @@ POLICIES: dict[str, Policy] = {
     "converging": Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True),
     "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
     "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
+    "capped": Policy(
+        "capped", strict_improvement=True, second_strike=8, final_sweep=True, winner_cap=True
+    ),
+    "spread": Policy(
+        "spread",
+        strict_improvement=True,
+        second_strike=8,
+        final_sweep=True,
+        winner_cap=True,
+        spread=True,
+    ),
+    "efficient": Policy(
+        "efficient",
+        strict_improvement=True,
+        second_strike=8,
+        final_sweep=True,
+        winner_cap=True,
+        spread=True,
+        descend=True,
+    ),
 }
-PolicyName = Literal["seed-only", "stabilised", "converging", "foresight", "ascending"]
+PolicyName = Literal[
+    "seed-only",
+    "stabilised",
+    "converging",
+    "foresight",
+    "ascending",
+    "capped",
+    "spread",
+    "efficient",
+]

@@ -112,6 +112,8 @@ class _Seller:
         sticky: bool,
         patient: bool = False,
         second_strike: int = 0,
+        winner_cap: bool = False,
+        descend: bool = False,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -123,6 +125,11 @@ class _Seller:
         at the ``k``-th price war since the reserve last rose the reserve goes to the highest
         partially served price + ε. After any rise the allocation is recomputed at the new
         reserve, so that what the seller holds is what it would allocate.
+        ``winner_cap`` (:class:`~.policy.Policy`): a rise of the reserve by eq. (27) or the
+        patient rule stops at the lowest price in ``I^j`` (:func:`_lowest_winner`), so that the
+        reserve never shuts out the bids that cover the supply. ``descend``: a seller left with
+        unsold data while bids lie below its reserve lowers the reserve to the highest of them
+        (the sticky reserve of eq. (27) remembers a demand that has since moved elsewhere).
         """
         n = len(self.bids)
         qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
@@ -138,7 +145,10 @@ class _Seller:
             self._prev_out = out
         else:
             self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
+        if winner_cap and self.reserve > before + _TOL:
+            self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
+            self._descend(qp, a, epsilon, descend)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
         ids = list(self.bids)
@@ -153,17 +163,48 @@ class _Seller:
             self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+        self._descend(qp, a, epsilon, descend)
+
+    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
+        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it."""
+        if not on or self.supply - float(a.sum()) <= 1e-9:
+            return
+        below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
+        if not below.any():
+            return
+        self.reserve = max(epsilon, float(qp[below, 1].max()))
+        a = allocate_fast(qp, self.supply, self.reserve)
+        self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
     def would_move(
-        self, epsilon: float, cap: float, sticky: bool, patient: bool, second_strike: int
+        self,
+        epsilon: float,
+        cap: float,
+        sticky: bool,
+        patient: bool,
+        second_strike: int,
+        winner_cap: bool = False,
+        descend: bool = False,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
-        twin.run_auction(epsilon, cap, sticky, patient, second_strike)
+        twin.run_auction(epsilon, cap, sticky, patient, second_strike, winner_cap, descend)
         return abs(twin.reserve - self.reserve) > _TOL
 
     @property
     def sold(self) -> float:
         return float(sum(self.alloc.values()))
+
+
+def _lowest_winner(qp: np.ndarray, supply: float) -> float:
+    """The lowest price in ``I^j``, the smallest set of highest-priced bids whose quantities
+    reach the supply ``D^j`` (eq. (25)); ``inf`` if all bids together do not reach it."""
+    live = qp[qp[:, 0] > 0]
+    if len(live) == 0:
+        return math.inf
+    order = np.argsort(-live[:, 1], kind="stable")
+    cum = np.cumsum(live[order, 0])
+    k = int(np.searchsorted(cum, supply - 1e-9))
+    return math.inf if k >= len(cum) else float(live[order[k], 1])

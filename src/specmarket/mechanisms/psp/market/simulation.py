@@ -34,6 +34,7 @@ from specmarket.mechanisms.psp.market.buyer import (
     _lot_wakes,
     best_reply_reference,
     gain,
+    widen,
 )
 from specmarket.mechanisms.psp.market.engine import _Book, best_reply_fast
 from specmarket.mechanisms.psp.market.model import DataMarket
@@ -154,7 +155,11 @@ class _Run:
     def seller_would_move(self, s: _Seller) -> bool:
         """The seller's own reserve rule, run once more on its bids, would move its reserve."""
         patient = self.market.reserve_policy == "patient"
-        return s.would_move(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
+        pol = self.policy
+        return s.would_move(
+            self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
+            pol.descend,
+        )  # fmt: skip
 
     def pending(self) -> bool:
         """Mark for a rerun the sellers whose reserve rule has not finished (``patient``)."""
@@ -206,9 +211,15 @@ class _Run:
         if self.book is not None:
             self.book.refresh()
             self.messages += 2 * (len(self.active_s) - len(b.pool))  # quotes outside the pool
-            return best_reply_fast(who, self.book, self.eps, self.cap, hold)
-        self.messages += 2 * sum(1 for s in self.active_s if s.id not in b.pool)
-        return best_reply_reference(who, self.active_s, self.eps, self.cap, hold)
+            reply = best_reply_fast(who, self.book, self.eps, self.cap, hold)
+        else:
+            self.messages += 2 * sum(1 for s in self.active_s if s.id not in b.pool)
+            reply = best_reply_reference(who, self.active_s, self.eps, self.cap, hold)
+        if self.policy.spread:
+            fs = self.eps if self.policy.foresight else None
+            args = (self.active_s, self.sellers, self.eps, self.cap, fs, self.sticky)
+            reply = widen(b, reply, *args)
+        return reply
 
     def send(self, b: _Buyer, reply: Reply, fresh: bool) -> list[dict[str, Any]]:
         """The reply's bids (none if it gains at most ε where that is required)."""
@@ -248,7 +259,11 @@ class _Run:
             if s.id not in touched and s.id not in new and s.id not in self.force:
                 continue
             before_sold, before_res = s.sold, s.reserve
-            s.run_auction(self.eps, self.cap, self.sticky, patient, self.policy.second_strike)
+            pol = self.policy
+            s.run_auction(
+                self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
+                pol.descend,
+            )  # fmt: skip
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
             if s.reserve < before_res - _TOL:  # all its unsold data is newly within reach
@@ -360,7 +375,7 @@ class _Run:
         gain_, worst, unhappy, moves, used = check(
             self.active_b, self.sellers, self.active_s, self.eps, self.cap, self.sticky,
             check_engine, self.policy.foresight, self.seller_would_move,
-            self.market.reserve_policy in ("sticky", "current"),
+            self.market.reserve_policy in ("sticky", "current") and not self.policy.reserve_rule,
         )  # fmt: skip
         status: Status
         if cycle is not None:
