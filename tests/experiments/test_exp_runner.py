@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +182,6 @@ buyers = [30, 60]
 
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume_loses_nothing(tmp_path: Path) -> None:
-    import os
     import signal
     import subprocess
     import sys
@@ -254,6 +255,57 @@ def test_map_tasks_errors() -> None:
         map_tasks(_fail_on_three, [1], workers=0)
     with pytest.raises(ValueError, match="three"):
         map_tasks(_fail_on_three, list(range(6)), workers=2)
+
+
+def _pid_and_square(task: tuple[int, int]) -> tuple[int, int, float]:
+    i, seed = task
+    return os.getpid(), i * i, float(np.random.default_rng([seed, i]).random())
+
+
+def test_map_tasks_in_chunks_gives_the_numbers_of_one_worker() -> None:
+    """Many tiny tasks go out in chunks (their time is known after the first ones): every result
+    is still that of its own task, in task order, with or without a cost."""
+    from specmarket.experiments.runner import map_tasks
+
+    tasks = [(i, 11) for i in range(600)]
+    one = map_tasks(_square_with_seed, tasks, workers=1)
+    assert map_tasks(_square_with_seed, tasks, workers=2) == one
+    assert map_tasks(_square_with_seed, tasks, workers=2, cost=lambda t: float(t[0] % 7)) == one
+    seen: list[tuple[int, int]] = []
+    map_tasks(_square_with_seed, tasks, workers=2, progress=lambda d, n: seen.append((d, n)))
+    assert seen[0] == (0, 600) and seen[-1] == (600, 600)
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(seen))
+
+
+def test_task_pool_block_shares_its_workers_between_calls() -> None:
+    """Inside a task_pool block the calls reuse the same two worker processes (started once,
+    after this process computed one task), and the block ends them."""
+    from specmarket.experiments.runner import map_tasks, task_pool
+
+    tasks = [(i, 5) for i in range(40)]
+    with task_pool(2) as pool:
+        assert pool is not None and not pool.started
+        first = map_tasks(_pid_and_square, tasks, workers=2, cost=lambda t: float(t[0]))
+        started = pool.pids()
+        second = map_tasks(_pid_and_square, tasks, workers=2)
+        assert pool.pids() == started and len(started) == 2
+    assert not pool.started and pool.pids() == []
+    expected = [_square_with_seed(t) for t in tasks]
+    assert [r[1:] for r in first] == [r[1:] for r in second] == expected
+    parent = os.getpid()
+    assert first[0][0] == parent  # the cheapest task (cost 0) warmed this process up
+    assert {r[0] for r in first[1:]} | {r[0] for r in second} <= set(started)
+
+
+def test_task_pool_block_with_a_failing_task() -> None:
+    from specmarket.experiments.runner import map_tasks, task_pool
+
+    with pytest.raises(ValueError, match="three"), task_pool(2) as pool:
+        map_tasks(_fail_on_three, list(range(8)), workers=2)
+    assert pool is not None and not pool.started
+    with task_pool(1) as none:
+        assert none is None
+        assert map_tasks(_fail_on_three, [1, 2], workers=1) == [1, 2]
 
 
 @pytest.mark.slow

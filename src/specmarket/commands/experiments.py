@@ -270,7 +270,7 @@ def reproduce_cmd(
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
     from specmarket.experiments.report import reproductions_report
-    from specmarket.experiments.runner import reporting
+    from specmarket.experiments.runner import reporting, task_pool
     from specmarket.reproductions import ReproContext, get
 
     try:
@@ -281,7 +281,11 @@ def reproduce_cmd(
     ctx = ReproContext(out_dir=target, quick=quick, seed=seed, workers=workers)
     t0 = time.perf_counter()
     try:
-        with progress_bar(f"reproduce {name}", not no_progress) as bar, reporting(bar):
+        with (
+            progress_bar(f"reproduce {name}", not no_progress) as bar,
+            reporting(bar),
+            task_pool(workers),
+        ):
             result = rep.run(ctx)
     except SpecmarketError as exc:
         fail(exc)
@@ -343,7 +347,7 @@ def run_demo(
 
         echo = Console(stderr=True).print
     from specmarket.experiments.report import Failure, reproductions_report
-    from specmarket.experiments.runner import reporting
+    from specmarket.experiments.runner import reporting, task_pool
     from specmarket.reproductions import ReproContext, ReproResult
 
     items: list[ReproResult | Failure] = []
@@ -362,7 +366,7 @@ def run_demo(
         t0 = time.perf_counter()
         ctx = ReproContext(out_dir=out / name, quick=True, seed=seed, workers=workers)
         try:
-            with progress_bar(name, progress) as bar, reporting(bar):
+            with progress_bar(name, progress) as bar, reporting(bar), task_pool(workers):
                 items.append(rep.run(ctx))
             echo(f"[green]✓[/] {name} ({time.perf_counter() - t0:.1f} s)", highlight=False)
         except Exception as exc:

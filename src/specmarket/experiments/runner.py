@@ -18,8 +18,10 @@ run far below a millisecond while a killed sweep loses at most a few seconds of 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -29,7 +31,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -426,6 +428,92 @@ def _limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+#: Target compute time (s) of one chunk of :func:`map_tasks` tasks sent to a worker at once:
+#: long enough that the pool's cost per chunk (pickling, two queue passes, a thread wake-up:
+#: about 0.2 ms) is well under 1 %, short enough that the two workers still finish together.
+TARGET_CHUNK_SECONDS = 0.1
+
+
+class TaskPool:
+    """Worker processes shared by every :func:`map_tasks` call of a :func:`task_pool` block.
+
+    The processes are forked at the first call that needs them, after this process has computed
+    one task itself, so that they inherit its imports and compiled (numba) kernels instead of
+    loading them again each; later calls of the block reuse them, warm. On Linux they are forked
+    (the ``fork`` context, whatever Python's default) with the collector's generations frozen,
+    so that a worker's garbage collection does not copy the pages of the parent's heap.
+    """
+
+    def __init__(self, workers: int) -> None:
+        if workers < 2:
+            raise SpecmarketError(f"a task pool needs ≥ 2 workers (got {workers})")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the worker processes exist."""
+        return self._pool is not None
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids, sorted (none before the start or after :meth:`close`)."""
+        procs = getattr(self._pool, "_processes", None) or {}
+        return sorted(procs)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``fn(*args)`` in a worker (starting the workers on first use)."""
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        self._pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_init_task_worker,
+            initargs=(os.getpid(),),
+        )
+        gc.freeze()  # the fork context starts every worker in this first submit
+        try:
+            return self._pool.submit(fn, *args)
+        finally:
+            gc.unfreeze()
+
+    def close(self, cancel: bool = True) -> None:
+        """End the workers (waiting for them); ``cancel`` drops the tasks not yet started."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+
+
+_TASK_POOL: ContextVar[TaskPool | None] = ContextVar("specmarket_task_pool", default=None)
+
+
+@contextlib.contextmanager
+def task_pool(workers: int) -> Iterator[TaskPool | None]:
+    """Inside this block every :func:`map_tasks` call with ``workers`` workers shares one pool
+    of worker processes (see :class:`TaskPool`), ended when the block ends; ``workers=1``: no
+    pool. ``specmarket reproduce`` and ``specmarket demo`` wrap each reproduction in it, so a
+    reproduction's several parts (main runs, sensitivity, local markets, ...) pay for starting
+    workers once. Outside such a block each :func:`map_tasks` call starts and ends its own pool.
+    """
+    if workers < 2:
+        yield None
+        return
+    pool = TaskPool(workers)
+    token = _TASK_POOL.set(pool)
+    try:
+        yield pool
+    finally:
+        _TASK_POOL.reset(token)
+        pool.close()
+
+
+def _run_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> tuple[list[Any], float]:
+    """Worker side of :func:`map_tasks`: ``fn`` on a chunk of tasks, and its compute seconds."""
+    t0 = time.perf_counter()
+    results = [fn(t) for t in chunk]
+    return results, time.perf_counter() - t0
+
+
 def map_tasks(
     fn: Callable[[T], R],
     tasks: Sequence[T],
@@ -441,9 +529,14 @@ def map_tasks(
     grid point, one population) go through here. ``fn`` must be a module-level function and the
     tasks and results picklable. ``cost`` (optional) estimates a task's work: the pool starts the
     costliest first, so that two workers finish together instead of one waiting for the last big
-    task. Each worker process uses one BLAS thread and ends when this process dies.
-    ``progress`` (default: the hook of the enclosing :func:`reporting` block, if any) is called
-    with ``(0, len(tasks))`` first and ``(done, len(tasks))`` after each finished task.
+    task. Each worker process uses one BLAS thread and ends when this process dies. The pool is
+    the one of the enclosing :func:`task_pool` block if it has ``workers`` workers, else one of
+    this call only. Before the pool's workers exist this process computes the cheapest task
+    itself (they inherit what it imported and compiled); then tasks go out in chunks of about
+    :data:`TARGET_CHUNK_SECONDS` of compute (one task each until their time is known, smaller
+    near the end). ``progress`` (default: the hook of the enclosing :func:`reporting` block, if
+    any) is called with ``(0, len(tasks))`` first and ``(done, len(tasks))`` after each finished
+    task or chunk.
     """
     if workers < 1:
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
@@ -459,17 +552,67 @@ def map_tasks(
             results.append(fn(t))
             report(k, total)
         return results
-    order = list(range(total))
-    if cost is not None:
-        order.sort(key=lambda i: -cost(items[i]))
+    shared = _TASK_POOL.get()
+    if shared is not None and shared.workers == workers:
+        return _pooled(shared, fn, items, cost, report)
+    own = TaskPool(min(workers, total))
+    try:
+        return _pooled(own, fn, items, cost, report)
+    finally:
+        own.close()
+
+
+def _pooled(
+    pool: TaskPool,
+    fn: Callable[[T], R],
+    items: list[T],
+    cost: Callable[[T], float] | None,
+    report: TaskProgress,
+) -> list[R]:
+    """The pool part of :func:`map_tasks` (results by task index, so order never matters)."""
+    total = len(items)
+    weight = [float(cost(t)) for t in items] if cost is not None else [1.0] * total
+    order = sorted(range(total), key=lambda i: -weight[i])  # stable: ties keep task order
     out: list[Any] = [None] * total
-    with ProcessPoolExecutor(
-        min(workers, total), initializer=_init_task_worker, initargs=(os.getpid(),)
-    ) as pool:
-        futures = {pool.submit(fn, items[i]): i for i in order}
-        for k, fut in enumerate(as_completed(futures), 1):
-            out[futures[fut]] = fut.result()
-            report(k, total)
+    done = 0
+    if not pool.started:  # warm this process up on the cheapest task; the workers inherit it
+        first = order.pop()
+        out[first] = fn(items[first])
+        done = 1
+        report(done, total)
+    pending = deque(order)
+    left = sum(weight[i] for i in pending)
+    rate = -1.0  # compute seconds per unit of weight, unknown until a chunk is back
+    measured = [0.0, 0.0]  # seconds, weight of the finished chunks
+    inflight: dict[Future[Any], list[int]] = {}
+    try:
+        while pending or inflight:
+            while pending and len(inflight) < 2 * pool.workers:
+                chunk = [pending.popleft()]
+                if rate > 0:
+                    budget = min(TARGET_CHUNK_SECONDS, rate * left / (2 * pool.workers))
+                    size = rate * weight[chunk[0]]
+                    while pending and size + rate * weight[pending[0]] <= budget:
+                        size += rate * weight[pending[0]]
+                        chunk.append(pending.popleft())
+                left -= sum(weight[i] for i in chunk)
+                inflight[pool.submit(_run_chunk, fn, [items[i] for i in chunk])] = chunk
+            finished, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                chunk = inflight.pop(fut)
+                results, secs = fut.result()
+                for i, res in zip(chunk, results, strict=True):
+                    out[i] = res
+                measured[0] += secs
+                measured[1] += sum(weight[i] for i in chunk)
+                if measured[1] > 0:
+                    rate = measured[0] / measured[1]
+                done += len(chunk)
+                report(done, total)
+    except BaseException:
+        for fut in inflight:
+            fut.cancel()
+        raise
     return out
 
 
