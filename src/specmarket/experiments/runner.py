@@ -449,6 +449,7 @@ class TaskPool:
             raise SpecmarketError(f"a task pool needs ≥ 2 workers (got {workers})")
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._background: list[Future[Any]] = []
 
     @property
     def started(self) -> bool:
@@ -477,8 +478,22 @@ class TaskPool:
         finally:
             gc.unfreeze()
 
+    def background(self, fn: Callable[..., Any], *args: Any) -> None:
+        """``fn(*args)`` in a worker, for its effect alone (a file it writes): this process goes
+        on at once, and :meth:`drain` (called when the :func:`task_pool` block ends) waits for
+        it and re-raises its error. The reproductions write their figures this way, so that
+        drawing them overlaps the next part's runs instead of keeping the workers idle."""
+        self._background.append(self.submit(fn, *args))
+
+    def drain(self) -> None:
+        """Wait for every :meth:`background` call; raise the first one's error, if any."""
+        pending, self._background = self._background, []
+        for fut in pending:
+            fut.result()
+
     def close(self, cancel: bool = True) -> None:
         """End the workers (waiting for them); ``cancel`` drops the tasks not yet started."""
+        self._background = []
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
@@ -494,6 +509,8 @@ def task_pool(workers: int) -> Iterator[TaskPool | None]:
     pool. ``specmarket reproduce`` and ``specmarket demo`` wrap each reproduction in it, so a
     reproduction's several parts (main runs, sensitivity, local markets, ...) pay for starting
     workers once. Outside such a block each :func:`map_tasks` call starts and ends its own pool.
+    When the block ends normally it first waits for the pool's :meth:`TaskPool.background`
+    work (and raises its error).
     """
     if workers < 2:
         yield None
@@ -502,9 +519,16 @@ def task_pool(workers: int) -> Iterator[TaskPool | None]:
     token = _TASK_POOL.set(pool)
     try:
         yield pool
+        pool.drain()
     finally:
         _TASK_POOL.reset(token)
         pool.close()
+
+
+def current_task_pool() -> TaskPool | None:
+    """The pool of the innermost :func:`task_pool` block, or ``None`` (outside one, or with one
+    worker)."""
+    return _TASK_POOL.get()
 
 
 def _run_chunk(fn: Callable[[Any], Any], chunk: list[Any]) -> tuple[list[Any], float]:

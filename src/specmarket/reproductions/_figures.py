@@ -1,10 +1,17 @@
 """Figures of the reproductions: built with :class:`matplotlib.figure.Figure` directly (no
 ``pyplot`` state, no ``matplotlib.use``), written as PNG and SVG with the plotted data as CSV beside
 them (same stem), and one colour per series name across every reproduction.
+
+Rendering a figure costs about as much as a few of a reproduction's runs. Inside a
+:func:`~specmarket.experiments.runner.task_pool` block with workers (``specmarket reproduce -j N``)
+:func:`save` therefore hands the pickled figure to a worker and returns at once; the block waits
+for the files before the report embeds them. With one worker, or outside such a block, it
+writes them itself. The files are the same either way.
 """
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +57,26 @@ def new_figure(
 def save(fig: Figure, stem: Path, data: pd.DataFrame | None = None, **csv: Any) -> Path:
     """Write ``stem.png`` (120 dpi), ``stem.svg`` and, if given, the plotted ``data`` as
     ``stem.csv``; return the PNG path."""
+    from specmarket.experiments.runner import current_task_pool
+
     stem = Path(stem)
+    if data is not None:
+        data.to_csv(stem.with_suffix(".csv"), index=False, **csv)
+    pool = current_task_pool()
+    if pool is None:
+        return _render(fig, stem)
+    pool.background(_render_pickled, pickle.dumps(fig), stem)
+    return stem.with_suffix(".png")
+
+
+def _render(fig: Figure, stem: Path) -> Path:
+    """Write ``stem.png`` (120 dpi) and ``stem.svg``; return the PNG path."""
     png = stem.with_suffix(".png")
     fig.savefig(png, dpi=120)
     fig.savefig(stem.with_suffix(".svg"))
-    if data is not None:
-        data.to_csv(stem.with_suffix(".csv"), index=False, **csv)
     return png
+
+
+def _render_pickled(blob: bytes, stem: Path) -> Path:
+    """Worker side of :func:`save`: :func:`_render` of a pickled figure."""
+    return _render(pickle.loads(blob), stem)
