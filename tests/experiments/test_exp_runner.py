@@ -308,6 +308,40 @@ def test_task_pool_block_with_a_failing_task() -> None:
         assert map_tasks(_fail_on_three, [1, 2], workers=1) == [1, 2]
 
 
+def _figure(title: str) -> object:
+    from specmarket.reproductions._figures import new_figure
+
+    fig, (ax,) = new_figure()
+    ax.plot([0, 1, 2], [1.0, 3.0, 2.0], marker="o", label="welfare")
+    ax.set_title(title)
+    ax.set_xlabel("buyers")
+    ax.legend()
+    return fig
+
+
+def test_figures_written_by_the_pool_are_the_figures_written_inline(tmp_path: Path) -> None:
+    """Under a task_pool block save() renders in a worker; the block's end waits for the files,
+    and the PNG is byte for byte the one this process writes itself."""
+    from specmarket.experiments.runner import task_pool
+    from specmarket.reproductions._figures import save
+
+    inline = save(_figure("t"), tmp_path / "inline", pd.DataFrame({"x": [1]}))  # type: ignore[arg-type]
+    with task_pool(2):
+        pooled = save(_figure("t"), tmp_path / "pooled", pd.DataFrame({"x": [1]}))  # type: ignore[arg-type]
+    assert pooled.read_bytes() == inline.read_bytes()
+    assert (tmp_path / "pooled.svg").stat().st_size > 0
+    assert (tmp_path / "pooled.csv").read_text() == (tmp_path / "inline.csv").read_text()
+
+
+def test_background_work_errors_surface_when_the_block_ends(tmp_path: Path) -> None:
+    from specmarket.experiments.runner import task_pool
+    from specmarket.reproductions._figures import save
+
+    missing = tmp_path / "no" / "such" / "dir" / "fig"
+    with pytest.raises(FileNotFoundError), task_pool(2):
+        save(_figure("t"), missing)  # type: ignore[arg-type]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["adaptive", "baselines", "district", "lazar-semret"])
 def test_reproductions_give_identical_tables_with_one_and_two_workers(
