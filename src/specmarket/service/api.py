@@ -225,7 +225,7 @@ def undecodable(exc: BaseException | None) -> str:
     if isinstance(exc, json.JSONDecodeError):
         why = f"{exc.msg} at character {exc.pos}"
     elif isinstance(exc, UnicodeDecodeError):
-        why = f"not UTF-8 text (byte {exc.start})"
+        why = f"not UTF-8 at byte {exc.start}"
     elif isinstance(exc, RecursionError):
         why = "nested too deeply"
     elif isinstance(exc, ValueError):
