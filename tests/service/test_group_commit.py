@@ -138,4 +138,6 @@ def test_lean_handler_answers_as_the_fastapi_route(db_url: str) -> None:
     assert statuses["operator"] == statuses["other market"] == 403
     assert statuses["bad value"] == statuses["key reused"] == 422
     assert statuses["too big"] == 413 and statuses["closed"] == 409
+    assert statuses["bad json"] == 400 and statuses["no content type"] == 415
+    assert statuses["nan"] == statuses["list"] == 422
     assert answers[0][-2][2] == [200, 429]

@@ -5,7 +5,9 @@ Routers stay thin: each parses the request, checks who may call it, and calls on
 (:func:`principal`): a bearer token is hashed (SHA-256) and compared in constant time with the
 operator's hash, else looked up among the participants' hashes; missing or unknown → 401; a known
 token on an endpoint it may not use → 403. The same dependency applies the per-token rate limit
-(429). A pure ASGI middleware refuses bodies over ``max_body`` bytes (413) before they are parsed.
+(429). A pure ASGI middleware refuses bodies over ``max_body`` bytes (413) and request bodies that
+are not declared JSON (415) before they are parsed; a body that does not decode as JSON is one 400
+naming ``body`` (:func:`undecodable`), from the FastAPI routes and the lean report route alike.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from specmarket.errors import InvalidInput
 from specmarket.service.dashboard import mount_dashboard
@@ -174,6 +177,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "no such market, participant or report",
         409: "the market's state does not allow it",
         413: "request body too large",
+        415: "request body not declared `application/json`",
         422: "invalid input; `field` names it",
         429: "rate limit of this token exceeded",
     }.items()
@@ -205,6 +209,32 @@ class RateLimiter:
             return True
 
 
+def is_json_type(value: bytes | None) -> bool:
+    """Whether a ``Content-Type`` value declares JSON as FastAPI reads it (``application/json``
+    or ``application/*+json``, parameters such as ``charset`` allowed)."""
+    if value is None:
+        return False
+    kind = value.split(b";", 1)[0].strip().lower()
+    return kind == b"application/json" or (kind.startswith(b"application/")
+                                            and kind.endswith(b"+json"))
+
+
+def undecodable(exc: BaseException | None) -> str:
+    """The one message of a request body that is not JSON, from what ``json.loads`` raised:
+    the same words whichever route decoded it."""
+    if isinstance(exc, json.JSONDecodeError):
+        why = f"{exc.msg} at character {exc.pos}"
+    elif isinstance(exc, UnicodeDecodeError):
+        why = f"not UTF-8 at byte {exc.start}"
+    elif isinstance(exc, RecursionError):
+        why = "nested too deeply"
+    elif isinstance(exc, ValueError):
+        why = str(exc)
+    else:
+        why = "cannot be decoded"
+    return f"body: not valid JSON ({why})"
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes gets 413 before any parsing; with
     ``reports`` set, ``PUT /v1/markets/{id}/report`` goes to that :class:`ReportRoute` first."""
@@ -221,6 +251,24 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body.encode()})
+
+    @staticmethod
+    async def not_json(send: Send, ctype: bytes | None) -> None:
+        """Answer 415: a request body the service will not read as JSON."""
+        got = "none" if ctype is None else ctype.decode("latin-1")[:100]
+        body = ErrorBody(detail=f"Content-Type: must be application/json (got {got})",
+                         field="Content-Type").model_dump_json()
+        await send({"type": "http.response.start", "status": 415,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    @staticmethod
+    def content_type(scope: Scope) -> bytes | None:
+        """The first ``Content-Type`` header (the one Starlette's ``request.headers`` gives)."""
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                return bytes(value)
+        return None
 
     @staticmethod
     async def read_body(receive: Receive, limit: int) -> bytes | None:
@@ -277,12 +325,15 @@ class BodyLimit:
         if body is None:
             await self.too_large(send, self.limit)
             return
+        if body and scope["path"].startswith("/v1/"):
+            ctype = self.content_type(scope)
+            if not is_json_type(ctype):
+                await self.not_json(send, ctype)
+                return
         await self.app(scope, self.replay(body, receive), send)
 
 
 _REPORT_PATH = re.compile(r"/v1/markets/([^/]+)/report")
-_JSON_TYPES = (b"application/json", b"application/json; charset=utf-8",
-               b"application/json;charset=utf-8")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -301,11 +352,13 @@ class ReportRoute:
     ``Authorization: Bearer`` header whose token is a participant of this market already in the
     token cache, at most one ``Idempotency-Key`` of 1 to 256 characters, and a body that decodes
     to a JSON object. Everything else (a missing or unknown token, the operator's token, another
-    market's token, an undecodable body, …) is handed to the FastAPI route unchanged, with the
-    body it has already read, and gets that route's answer; the route (``build_router``) stays
-    the documented contract in ``/openapi.json``. Checks come in the route's order: body size
-    (413), body decoding, token (401), rate limit (429), then the report itself (403, 404, 409,
-    422). Reports go through the same group commit (:mod:`.groupcommit`) as the route's.
+    market's token, a body that is not one object, …) is handed to the FastAPI route unchanged,
+    with the body it has already read, and gets that route's answer; the route
+    (``build_router``) stays the documented contract in ``/openapi.json``. Checks come in the
+    route's order: body size (413), content type (415), body decoding (400, answered here in the
+    route's words, :func:`undecodable`), token (401), rate limit (429), then the report itself
+    (403, 404, 409, 422). Reports go through the same group commit (:mod:`.groupcommit`) as the
+    route's.
     """
 
     def __init__(self, app: Any) -> None:
@@ -361,7 +414,15 @@ class ReportRoute:
         if body is None:
             await BodyLimit.too_large(send, limit)
             return
-        report = self._decode(body, simple, ctype)
+        first_ctype = ctype if simple else BodyLimit.content_type(scope)
+        if body and not is_json_type(first_ctype):
+            await BodyLimit.not_json(send, first_ctype)
+            return
+        try:
+            report = self._decode(body, simple)
+        except (ValueError, RecursionError) as exc:
+            await self._send(send, 400, _dumps({"detail": undecodable(exc), "field": "body"}))
+            return
         state = self.app.state
         token = _bearer_token(auth)
         ident = None
@@ -388,13 +449,13 @@ class ReportRoute:
         await self._send(send, 200, _dumps(answer))
 
     @staticmethod
-    def _decode(body: bytes, simple: bool, ctype: bytes | None) -> dict[str, Any] | None:
-        if not simple or ctype is None or ctype.lower() not in _JSON_TYPES or not body:
+    def _decode(body: bytes, simple: bool) -> dict[str, Any] | None:
+        """The report object, ``None`` for the FastAPI route to answer (not one object, or
+        repeated headers); raises what ``json.loads`` raises for an undecodable body (as
+        Starlette's ``request.json()``, which decodes with the same call)."""
+        if not simple or not body:
             return None
-        try:
-            report = json.loads(body)
-        except ValueError:
-            return None
+        report = json.loads(body)
         return report if isinstance(report, dict) else None
 
 
@@ -756,9 +817,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        where = tuple(first.get("loc", ()))
+        if first.get("type") == "json_invalid":  # FastAPI's JSONDecodeError, loc ("body", pos)
+            pos = where[1] if len(where) > 1 and isinstance(where[1], int) else 0
+            why = json.JSONDecodeError(str((first.get("ctx") or {}).get("error", "invalid")),
+                                       "", pos)
+            return _error(400, undecodable(why), "body")
+        if where == ("body",):  # the body as a whole (e.g. a list where an object is due)
+            return _error(422, f"body: {first.get('msg', 'invalid')}", "body")
+        loc = [str(p) for p in where if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         return _error(422, f"{field or 'request'}: {first.get('msg', 'invalid')}", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a body json.loads cannot read (not UTF-8, nested too deeply, …) with
+        # HTTPException(400), the decoding error as its cause; 404/405 of unknown routes too
+        if exc.status_code == 400:
+            return _error(400, undecodable(exc.__cause__), "body")
+        response = _error(exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     app.add_middleware(BodyLimit, limit=settings.max_body,
                        reports=ReportRoute(app) if settings.fast_reports else None)
