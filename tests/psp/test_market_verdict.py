@@ -292,3 +292,26 @@ def test_spread_run_does_not_depend_on_the_hash_seed() -> None:
         assert run.returncode == 0, run.stderr
         out.append(run.stdout)
     assert out[0] == out[1]
+
+
+def test_the_states_of_the_three_efficiency_losses_quoted_in_the_docs() -> None:
+    """docs/psp.md, "Efficiency": the reserves, rounds and holdings quoted for each loss."""
+    sold = lambda r, j: r.outcome.allocation[j]  # noqa: E731
+    r = simulate(random_market(5, 2, 158, elastic=False))
+    assert r.rounds == 5 and r.outcome.details["reserves"]["s1"] == pytest.approx(4.0231, abs=1e-4)
+    assert sold(r, "s1") == 0.0
+    r = simulate(random_market(5, 2, 158, elastic=False, policy="capped"))
+    assert r.rounds == 4 and r.outcome.details["reserves"]["s1"] == pytest.approx(3.9751, abs=1e-4)
+    assert r.outcome.allocation["b2"]["sellers"] == pytest.approx({"s1": 24.069}, abs=1e-3)
+    r = simulate(random_market(5, 2, 75, elastic=False))
+    assert r.rounds == 4
+    assert r.outcome.allocation["b2"]["sellers"] == pytest.approx({"s1": 16.736}, abs=1e-3)
+    r = simulate(random_market(5, 2, 75, elastic=False, policy="spread"))
+    assert r.rounds == 4 and r.outcome.allocation["b1"]["total"] == 0.0
+    assert set(r.outcome.details["bids"]["b2"]["pool"]) == {"s0", "s1"}
+    r = simulate(random_market(10, 3, 160, elastic=False, policy="spread"))
+    assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.8311, abs=1e-4)
+    assert 50.761 - sold(r, "s1") == pytest.approx(16.013, abs=1e-3)
+    r = simulate(random_market(10, 3, 160, elastic=False, policy="efficient"))
+    assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.7811, abs=1e-4)
+    assert sold(r, "s1") == pytest.approx(50.761, abs=1e-3)
