@@ -247,3 +247,71 @@ def test_efficiency_losses_and_their_rule_changes(
     fast, ref = simulate(m, keep_trace=True), simulate(m, keep_trace=True, engine="reference")
     assert fast.status == "converged" and fast.efficiency == pytest.approx(after, abs=1e-4)
     assert fast.trace == ref.trace and fast.outcome.to_json() == ref.outcome.to_json()
+
+
+def test_own_cost_with_a_cached_allocation_is_own_cost_fast_bit_for_bit() -> None:
+    """``Policy.spread`` tries many bids per seller with the others' allocation computed once
+    (``engine.own_cost_with``); it must give the very numbers of ``own_cost_fast``."""
+    import numpy as np
+
+    from specmarket.mechanisms.psp.market.engine import (
+        allocate_fast,
+        own_cost_fast,
+        own_cost_with,
+    )
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(0, 8))
+        rest = np.column_stack((rng.uniform(0.5, 20, n), rng.choice([1.0, 1.5, 2.0, 2.5], n)))
+        supply, reserve = float(rng.uniform(5, 60)), float(rng.choice([0.05, 1.0, 1.5]))
+        without = allocate_fast(rest, supply, reserve)
+        base = (rest, without, float(without.sum()))
+        for mine in [(float(rng.uniform(0.1, 30)), float(rng.choice([1.0, 1.5, 2.2])))] * 2:
+            qp = np.vstack((rest, np.array([mine])))
+            assert own_cost_with(base, mine, supply, reserve) == own_cost_fast(qp, supply, reserve)
+
+
+@pytest.mark.slow
+def test_spread_run_does_not_depend_on_the_hash_seed() -> None:
+    """The utilities of the replies sum over sellers in a fixed order: the same run under two
+    ``PYTHONHASHSEED`` values (30 × 8, seed 2, elastic, ``spread``; they once differed)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from specmarket.mechanisms.psp.market import random_market, simulate;"
+        "r = simulate(random_market(30, 8, 2, policy='spread', max_rounds=3000));"
+        "print(r.status, r.rounds, r.messages, repr(r.efficiency))"
+    )
+    out = []
+    for h in ("0", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": h}
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        out.append(run.stdout)
+    assert out[0] == out[1]
+
+
+def test_the_states_of_the_three_efficiency_losses_quoted_in_the_docs() -> None:
+    """docs/psp.md, "Efficiency": the reserves, rounds and holdings quoted for each loss."""
+    sold = lambda r, j: r.outcome.allocation[j]  # noqa: E731
+    r = simulate(random_market(5, 2, 158, elastic=False))
+    assert r.rounds == 5 and r.outcome.details["reserves"]["s1"] == pytest.approx(4.0231, abs=1e-4)
+    assert sold(r, "s1") == 0.0
+    r = simulate(random_market(5, 2, 158, elastic=False, policy="capped"))
+    assert r.rounds == 4 and r.outcome.details["reserves"]["s1"] == pytest.approx(3.9751, abs=1e-4)
+    assert r.outcome.allocation["b2"]["sellers"] == pytest.approx({"s1": 24.069}, abs=1e-3)
+    r = simulate(random_market(5, 2, 75, elastic=False))
+    assert r.rounds == 4
+    assert r.outcome.allocation["b2"]["sellers"] == pytest.approx({"s1": 16.736}, abs=1e-3)
+    r = simulate(random_market(5, 2, 75, elastic=False, policy="spread"))
+    assert r.rounds == 4 and r.outcome.allocation["b1"]["total"] == 0.0
+    assert set(r.outcome.details["bids"]["b2"]["pool"]) == {"s0", "s1"}
+    r = simulate(random_market(10, 3, 160, elastic=False, policy="spread"))
+    assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.8311, abs=1e-4)
+    assert 50.761 - sold(r, "s1") == pytest.approx(16.013, abs=1e-3)
+    r = simulate(random_market(10, 3, 160, elastic=False, policy="efficient"))
+    assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.7811, abs=1e-4)
+    assert sold(r, "s1") == pytest.approx(50.761, abs=1e-3)

@@ -16,6 +16,7 @@ utility of a reply (:func:`utility`, :func:`gain`) for the strict-improvement ru
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,11 @@ import numpy as np
 
 from specmarket.mechanisms.psp.local_auction import reserve_after
 from specmarket.mechanisms.psp.market.engine import (
+    allocate_fast,
     hint,
     outsider_price_fast,
     own_cost_fast,
+    own_cost_with,
     probe,
 )
 from specmarket.mechanisms.psp.market.model import DataBuyer
@@ -318,11 +321,12 @@ def utility(
     spec: DataBuyer,
     sellers: dict[str, _Seller],
     bids: dict[str, tuple[float, float]],
-    at: set[str],
+    at: Iterable[str],
     isp: float,
     isp_price: float,
     epsilon: float | None = None,
     sticky: bool = True,
+    memo: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> float:
     """Buyer ``spec``'s utility ``θ_i(Σ_j a_i^j + isp) − Σ_j c_i^j − p^κ · isp`` (eq. (6)) if it
     bid ``bids[j]`` at each seller ``j`` of ``at`` (nothing where absent), the others' bids as
@@ -334,6 +338,11 @@ def utility(
 
     Used by ``Policy.strict_improvement``; the end-of-run verdict recomputes it independently
     with :mod:`~specmarket.mechanisms.psp.local_auction` (:mod:`.verdict`).
+
+    ``memo`` (without ``epsilon`` only: the reserve then does not depend on the buyer's bid)
+    keeps, per seller, the others' bids and their eq. (20) allocation without the buyer, which
+    are the same for every bid the buyer tries (:func:`widen` tries many): the same numbers as
+    :func:`.engine.own_cost_fast` computes afresh.
     """
     got, cost = isp, isp_price * isp
     for j in at:
@@ -341,6 +350,16 @@ def utility(
         if mine is None or mine[0] <= _TOL:
             continue
         s = sellers[j]
+        if memo is not None and epsilon is None:
+            base = memo.get(j)
+            if base is None:
+                rest = s.others(spec.id, mine)[:-1]
+                without = allocate_fast(rest, s.supply, s.reserve)
+                base = memo[j] = (rest, without, float(without.sum()))
+            a, c = own_cost_with(base, mine, s.supply, s.reserve)
+            got += a
+            cost += c
+            continue
         qp = s.others(spec.id, mine)
         r = s.reserve
         if epsilon is not None:
@@ -359,14 +378,16 @@ def gain(
     isp_price: float,
     epsilon: float | None = None,
     sticky: bool = True,
+    memo: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> float:
     """What ``reply`` adds to the buyer's utility over keeping its bid (:func:`utility`)."""
     pool, price, isp, _ = reply
     new = {j: (q, price) for j, q in pool.items() if q > _TOL}
     cur = {j: sellers[j].bids[b.spec.id] for j in b.pool if b.spec.id in sellers[j].bids}
-    at = set(new) | set(cur)
-    return utility(b.spec, sellers, new, at, isp, isp_price, epsilon, sticky) - utility(
-        b.spec, sellers, cur, at, b.isp, isp_price, epsilon, sticky
+    # sorted: the float sums of utility() must not follow the set's hash order (PYTHONHASHSEED)
+    at = sorted(set(new) | set(cur))
+    return utility(b.spec, sellers, new, at, isp, isp_price, epsilon, sticky, memo) - utility(
+        b.spec, sellers, cur, at, b.isp, isp_price, epsilon, sticky, memo
     )
 
 
@@ -395,13 +416,14 @@ def widen(
         return reply
     total = sum(pool.values())
     cands = _capacity_candidates(b, active, price, epsilon)
-    best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky) + epsilon
+    memo: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # the others' bids, per seller
+    best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky, memo) + epsilon
     for n in range(len(pool) + 1, len(cands) + 1):
         if n * cands[n - 1][0] < total - _TOL:
             continue
         y = max(price, max(c[3] for c in cands[:n]))
         alt = ({c[2]: total / n for c in cands[:n]}, y, isp, x)
-        g = gain(b, alt, sellers, isp_price, foresight, sticky)
+        g = gain(b, alt, sellers, isp_price, foresight, sticky, memo)
         if g > best_gain:
             best, best_gain = alt, g
     return best

@@ -17,7 +17,7 @@ A run of :func:`~.simulation.simulate` ends with one of four statuses:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -108,7 +108,7 @@ def reference_utility(
     spec: DataBuyer,
     sellers: dict[str, _Seller],
     bids: dict[str, tuple[float, float]],
-    at: set[str],
+    at: Iterable[str],
     isp: float,
     isp_price: float,
     foresight: tuple[float, float, bool] | None = None,
@@ -173,7 +173,7 @@ def check(
             )
         new = {j: (q, price) for j, q in pool.items() if q > _TOL}
         cur = {j: sellers[j].bids[b.spec.id] for j in b.pool if b.spec.id in sellers[j].bids}
-        at = set(new) | set(cur)
+        at = sorted(set(new) | set(cur))  # a fixed sum order, not the set's hash order
         fs = (epsilon, isp_price, sticky) if foresight else None
         g = reference_utility(b.spec, sellers, new, at, isp, isp_price, fs) - reference_utility(
             b.spec, sellers, cur, at, b.isp, isp_price, fs
