@@ -72,9 +72,17 @@ def register(app: typer.Typer) -> None:
         token: Annotated[str, _token_option("This seller's token")],
         supply: Annotated[float, typer.Option("--supply", help="Units offered.")] = 0.0,
         url: Annotated[str, _URL] = "http://127.0.0.1:8000",
+        poll: Annotated[
+            float, typer.Option("--poll", min=0.0, help="Seconds between looks at its book.")
+        ] = 0.5,
+        quiet: Annotated[
+            int, typer.Option("--quiet", min=1, help="Stop after this many looks in a row "
+                              "with nothing to do.")
+        ] = 20,
     ) -> None:
         """Offer all of --supply at reserve ε for one seller (Lemma 3.3); the service's local
-        auction then moves the reserve (eq. (27)).
+        auction then moves the reserve (eq. (27)) — after every bid, or, in a market with
+        reserve_update "run", when this agent runs its auction (whenever its book changed).
 
         Example: specmarket agent seller "$MARKET" --token "$T" --supply 50"""
         from specmarket.cli import fail
@@ -83,7 +91,7 @@ def register(app: typer.Typer) -> None:
         if not supply > 0:
             fail(InvalidInput("--supply", supply, "a seller offers a positive supply"))
             return
-        _run_one("seller", market, token, url, 0.0, 1, supply=supply)
+        _run_one("seller", market, token, url, poll, quiet, supply=supply)
 
     @agent.command("population")
     def population_cmd(
@@ -199,10 +207,23 @@ def _run_one(role: str, market: str, token: str, url: str, poll: float, quiet: i
                           spec=spec if isinstance(spec, DataBuyer) else None, supply=supply,
                           epsilon=float(view["epsilon"]), isp_price=float(view["isp_price"]))
             try:
+                still = 0
                 if role == "seller":
                     await agent.offer(client)
+                    agent.pid = str(
+                        (await client.get(f"{url}/v1/me", headers=head)).json()["participant"])
+                    while view["reserve_update"] == "run" and still < quiet:
+                        r = await client.get(f"{url}/v1/markets/{market}/offers", headers=head)
+                        r.raise_for_status()
+                        view = r.json()
+                        if view["status"] != "open":
+                            break
+                        agent.needs_run(view["sellers"])
+                        busy = agent.must_run
+                        await agent.run(client)
+                        still = 0 if busy else still + 1
+                        await asyncio.sleep(poll)
                     return agent.sent
-                still = 0
                 while still < quiet and not agent.closed:
                     moved = await agent.step(client, fresh=still > 0)
                     still = 0 if moved else still + 1

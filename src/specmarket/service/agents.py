@@ -58,6 +58,7 @@ class Agent:
     supply: float = 0.0
     epsilon: float = 0.01
     isp_price: float = 10.0
+    pid: str = ""
     sent: int = 0  # offers and bids sent
     reads: int = 0  # quotes read (304 included)
     closed: bool = False
@@ -67,6 +68,9 @@ class Agent:
     _tag: str | None = None
     _idle: bool = False  # its last step sent nothing on the quote of ``_tag``
     _idle_fresh: bool = False
+    _ran: int = -1  # seller: its book's version after its last run
+    _must_run: bool = True  # seller: its book changed since, or its rule is still pending
+    _reserve: float = -1.0  # seller: its reserve after its last run
 
     def __post_init__(self) -> None:
         if self.role == "buyer":
@@ -99,6 +103,37 @@ class Agent:
             raise MarketClosed
         r.raise_for_status()
         self.sent += 1
+
+    async def run(self, client: httpx.AsyncClient) -> bool:
+        """A seller's auction run (Algorithm 1's step, markets with ``reserve_update = "run"``)
+        when its book changed since its last run or its rule would still move its reserve;
+        ``True`` if the reserve moved."""
+        if not self._must_run:  # nothing changed, nothing pending
+            return False
+        head = {**self.head, "Idempotency-Key": secrets.token_hex(12)}
+        r = await client.post(f"{self.base}/run", headers=head, json={})
+        if r.status_code == 409:
+            self.closed = True
+            raise MarketClosed
+        r.raise_for_status()
+        self.sent += 1
+        book = r.json()
+        moved = self._reserve != float(book["reserve"])
+        self._reserve = float(book["reserve"])
+        self._ran = int(book["version"])
+        self._must_run = bool(book["pending"])
+        return moved
+
+    def needs_run(self, offers: list[dict[str, Any]]) -> None:
+        """Mark a seller whose book changed since its last run (from the public offers)."""
+        for o in offers:
+            if o["seller"] == self.pid and int(o["version"]) != self._ran:
+                self._must_run = True
+
+    @property
+    def must_run(self) -> bool:
+        """A seller's book changed since its last run, or its rule would still move."""
+        return self._must_run
 
     async def offer(self, client: httpx.AsyncClient) -> None:
         """A seller's one move: all of its supply at reserve ε (Lemma 3.3)."""
@@ -225,6 +260,13 @@ async def run_agents(
                 on_pass(Pass(n, len(woken), sum(moved), sweep, messages()))
             if any(a.closed for a in buyers):
                 return n, messages()
+            if offers.get("reserve_update") == "run":  # sellers run their auctions
+                for a in sellers:
+                    a.needs_run(offers["sellers"])
+                ran = await asyncio.gather(*(guarded(a.run(client)) for a in sellers))
+                moved = [*moved, *ran]
+                if any(a.closed for a in sellers):
+                    return n, messages()
             if any(moved):
                 sweep = False
             elif sweep:
@@ -236,17 +278,21 @@ async def run_agents(
 
 async def populate(
     client: httpx.AsyncClient, url: str, operator: str, m: DataMarket, market: str | None = None,
+    reserve_update: str = "run",
 ) -> tuple[str, list[Agent]]:
     """Open a live market for ``m`` (or join ``market``), add its sellers and its buyers (with
     their valuations as operator-set fields, so that the scheduler can check the
-    ε-equilibrium) and return the market id and one agent per participant."""
+    ε-equilibrium) and return the market id and one agent per participant. A new market
+    takes ``m``'s ``isp_price``, ``epsilon`` and reserve policy (``patient`` or else
+    ``sticky``) and ``reserve_update`` (``run``: the sellers' agents run their auctions once
+    per pass, as the offline sellers do once per round)."""
     head = {"Authorization": f"Bearer {operator}"}
     if market is None:
         r = await client.post(f"{url}/v1/markets", headers=head, json={
             "mechanism": "data-market",
             "fields": {"isp_price": m.isp_price, "epsilon": m.epsilon,
                        "reserve_policy": "patient" if m.reserve_policy == "patient"
-                       else "sticky"}})
+                       else "sticky", "reserve_update": reserve_update}})
         r.raise_for_status()
         market = str(r.json()["id"])
         eps, cap = m.epsilon, m.isp_price
@@ -266,7 +312,7 @@ async def populate(
     for s in m.sellers:
         tok = await add(s.id, "seller", {})
         agents.append(Agent(url, market, tok, "seller", supply=s.supply, epsilon=eps,
-                            isp_price=cap))
+                            isp_price=cap, pid=s.id))
     for b in m.buyers:
         tok = await add(b.id, "buyer", {"value": b.value, "demand": b.demand,
                                         "elasticity": b.elasticity})

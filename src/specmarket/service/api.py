@@ -551,6 +551,20 @@ def build_router() -> APIRouter:
         ident = who.require_participant(market_id)
         return _service(request).live_post(ident, "bid", body, idempotency_key)
 
+    @router.post("/markets/{market_id}/run", response_model=dict[str, Any])
+    def post_run(
+        market_id: str, who: Who, request: Request,
+        body: dict[str, Any] | None = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
+    ) -> dict[str, Any]:
+        """A seller runs its auction (Algorithm 1's step): its reserve rule on its current bids,
+        in a market with ``reserve_update = "run"``; answers its book (``pending``: would
+        another run move the reserve)."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "run", body or {}, idempotency_key)
+
     def _live_answer(
         request: Request, market_id: str, ident: Identity | None, known: str | None,
         public: bool,

@@ -813,11 +813,12 @@ class MarketService:
         if book is None:
             fields = json.loads(market.fields)
             book = live.Book(isp_price=float(fields["isp_price"]), epsilon=float(fields["epsilon"]),
-                             reserve_policy=str(fields.get("reserve_policy", "sticky")))
+                             reserve_policy=str(fields.get("reserve_policy", "sticky")),
+                             reserve_update=str(fields.get("reserve_update", "bid")))
         rows = conn.execute(
             sa.select(LOG.c.id, LOG.c.action, LOG.c.actor, LOG.c.body)
             .where(LOG.c.market_id == market.id, LOG.c.id > book.seq,
-                   LOG.c.action.in_(("offer", "bid")))
+                   LOG.c.action.in_(("offer", "bid", "run")))
             .order_by(LOG.c.id)
         ).all()
         if rows:
@@ -856,10 +857,12 @@ class MarketService:
             raise Conflict(f"only a {live.MECHANISM} market takes offers and bids")
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
             raise InvalidInput("Idempotency-Key", idempotency_key, "1 to 256 characters")
-        if action == "offer":
+        if action in ("offer", "run"):
             if who.role != "seller":
-                raise Conflict("only sellers make offers")
-            checked: dict[str, Any] = live.check_offer(body)
+                raise Conflict(f"only sellers {'make offers' if action == 'offer' else 'run'}")
+            checked: dict[str, Any] = live.check_offer(body) if action == "offer" else {}
+            if action == "run" and body not in (None, {}):
+                raise InvalidInput("body", body, "a run has no fields")
         else:
             if who.role != "buyer":
                 raise Conflict("only buyers bid")
@@ -882,6 +885,8 @@ class MarketService:
             book = self._fold(conn, market)
             if action == "bid":
                 book.check_bid_target(checked["seller"])
+            elif action == "run":
+                book.check_bid_target(who.pid)
             key = conn.execute(
                 _LOG_ADD, {"b_mid": who.market_id, "b_now": time.time(), "b_actor": actor,
                            "b_action": action, "b_body": _dumps(checked),
@@ -931,10 +936,14 @@ class MarketService:
 
             specs = [DataBuyer(id=pid, value=f["value"], demand=f["demand"],
                                elasticity=f.get("elasticity", 0.0)) for pid, f in buyers]
-            # a live seller runs its rule on a bid only, so on a quiet book no seller moves;
-            # with the sticky rule eq. (27) is checked on the final bids as well
+            runs = book.reserve_update == "run"
             verdict = check_books(specs, book.books(), book.epsilon, book.isp_price,
-                                  eq27=book.reserve_policy == "sticky").to_json()
+                                  eq27=not runs and book.reserve_policy == "sticky").to_json()
+            if runs:  # would a run of each seller's own reserve rule move its reserve?
+                moves = [sid for sid in book.sellers if book.pending(sid)]
+                verdict["seller_moves"] = moves
+                if moves:
+                    verdict["status"] = "stalled"
         verdict["seq"] = book.seq
         with self._books_lock:
             self._verdicts[market.id] = (book.seq, verdict)
@@ -983,7 +992,8 @@ class MarketService:
     @staticmethod
     def _view(market: Any, book: live.Book, who: Identity | None, public: bool) -> dict[str, Any]:
         status = {"status": market.status, "closes_at": market.closes_at,
-                  "epsilon": book.epsilon, "isp_price": book.isp_price}
+                  "epsilon": book.epsilon, "isp_price": book.isp_price,
+                  "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
         if public:
             return {**status, **book.public()}
         if who is None:

@@ -69,18 +69,22 @@ def _finite(name: str, value: Any, *, positive: bool = False) -> float:
 
 
 RESERVE_POLICIES = ("sticky", "patient")
+RESERVE_UPDATES = ("bid", "run")
 
 
 def check_market_fields(fields: Any) -> dict[str, Any]:
     """The operator's fields of a live data market: ``isp_price`` ``p^κ`` (default 10, the cap
     of every reserve, §3.4.4), ``epsilon`` ``ε`` (default 0.01, eq. (27)) and
     ``reserve_policy`` (``sticky``, the default: eq. (27) after every bid; ``patient``: the
-    offline simulation's default rule, see :meth:`Book._update_reserve`); nothing else."""
+    offline simulation's default rule, see :meth:`Book._update_reserve`) and
+    ``reserve_update`` (``bid``, the default: the reserve rule runs after every accepted bid;
+    ``run``: only when the seller runs its auction, ``POST …/run``, Algorithm 1's step — as the
+    offline simulation's sellers do once per round); nothing else."""
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
         raise InvalidInput("fields", fields, "must be an object")
-    unknown = set(fields) - {"isp_price", "epsilon", "reserve_policy"}
+    unknown = set(fields) - {"isp_price", "epsilon", "reserve_policy", "reserve_update"}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"fields.{name}", fields[name], "unknown field of a data market")
@@ -91,7 +95,10 @@ def check_market_fields(fields: Any) -> dict[str, Any]:
     policy = fields.get("reserve_policy", "sticky")
     if policy not in RESERVE_POLICIES:
         raise InvalidInput("fields.reserve_policy", policy, "sticky or patient")
-    return {"isp_price": isp, "epsilon": eps, "reserve_policy": policy}
+    update = fields.get("reserve_update", "bid")
+    if update not in RESERVE_UPDATES:
+        raise InvalidInput("fields.reserve_update", update, "bid or run")
+    return {"isp_price": isp, "epsilon": eps, "reserve_policy": policy, "reserve_update": update}
 
 
 VALUATION = ("value", "demand", "elasticity")
@@ -183,6 +190,7 @@ class Book:
     seq: int = 0
     bids_accepted: int = 0
     reserve_policy: str = "sticky"
+    reserve_update: str = "bid"
 
     # -------------------------------------------------------------- updates (log entries)
 
@@ -193,7 +201,8 @@ class Book:
         s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids,
                    0 if old is None else old.version + 1, None if old is None else old.prev_out)
         self.sellers[seller] = s
-        self._update_reserve(s)
+        if self.reserve_update == "bid":
+            self._update_reserve(s)
 
     def check_bid_target(self, seller: str) -> None:
         """A bid can go only to a seller that has made an offer."""
@@ -211,7 +220,27 @@ class Book:
             s.bids[buyer] = (quantity, price)
         s.version += 1
         self.bids_accepted += 1
+        if self.reserve_update == "bid":
+            self._update_reserve(s)
+
+    def run(self, seller: str) -> None:
+        """Seller ``seller`` runs its auction (Algorithm 1's step): its reserve rule on its
+        current bids (with ``reserve_update = "run"``; after every bid otherwise)."""
+        self.check_bid_target(seller)
+        s = self.sellers[seller]
+        before = s.reserve
         self._update_reserve(s)
+        if s.reserve != before:  # a run that moves nothing changes nothing a buyer sees
+            s.version += 1
+
+    def pending(self, seller: str) -> bool:
+        """Whether a run of ``seller``'s reserve rule now would move its reserve (what the
+        ε-equilibrium check asks of a seller, §4.1)."""
+        twin = self.copy()
+        s = twin.sellers[seller]
+        before = s.reserve
+        twin._update_reserve(s)
+        return abs(s.reserve - before) > 1e-12
 
     def _update_reserve(self, s: Seller) -> None:
         """The seller's reserve after a run of its auction: ``sticky``, eq. (27),
@@ -236,6 +265,8 @@ class Book:
             self.offer(pid, float(body["supply"]), float(body["reserve"]))
         elif action == "bid":
             self.bid(pid, str(body["seller"]), float(body["quantity"]), float(body["price"]))
+        elif action == "run":
+            self.run(pid)
         self.seq = max(self.seq, seq)
 
     def copy(self) -> Book:
@@ -243,7 +274,7 @@ class Book:
         return Book(self.isp_price, self.epsilon,
                     {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out)
                      for k, v in self.sellers.items()},
-                    self.seq, self.bids_accepted, self.reserve_policy)
+                    self.seq, self.bids_accepted, self.reserve_policy, self.reserve_update)
 
     # -------------------------------------------------------------- views
 
@@ -296,7 +327,8 @@ class Book:
         s = self.sellers[seller]
         ids, alloc, cost = self._auction(s)
         return {
-            "seller": seller, "supply": s.supply, "reserve": s.reserve,
+            "seller": seller, "supply": s.supply, "reserve": s.reserve, "version": s.version,
+            "pending": self.pending(seller),
             "allocated": float(alloc.sum()), "revenue": float(cost.sum()),
             "bids": [{"buyer": b, "quantity": s.bids[b][0], "price": s.bids[b][1],
                       "allocation": float(a), "cost": float(c)}
