@@ -329,3 +329,31 @@ def test_without_valuations_the_verdict_is_unchecked(db_url: str) -> None:
         assert outcome["verdict"]["status"] == "unchecked"
         assert "valuation" in outcome["verdict"]["reason"]
         assert outcome["closed_by"] == "operator"
+
+
+def test_reserve_update_run_moves_the_reserve_only_when_the_seller_runs(client: Any) -> None:
+    """``reserve_update = "run"``: bids leave the reserve alone; the seller's run applies its
+    rule (sticky eq. (27) here; patient needs two runs with a bid outside ``I^j``)."""
+    for policy, runs_to_rise in (("sticky", 1), ("patient", 2)):
+        market2 = client.post("/v1/markets", json={"mechanism": "data-market", "fields": {
+            "epsilon": 0.5, "reserve_policy": policy, "reserve_update": "run"}},
+            headers=op_headers()).json()["id"]
+        t = {pid: client.post(f"/v1/markets/{market2}/participants",
+                              json={"id": pid, "role": role}, headers=op_headers()).json()["token"]
+             for pid, role in (("s1", "seller"), ("A", "buyer"), ("B", "buyer"))}
+        client.put(f"/v1/markets/{market2}/offer", json={"supply": 3.0, "reserve": 1.0},
+                   headers=bearer(t["s1"]))
+        for buyer, q, p in (("A", 3.0, 6.0), ("B", 2.0, 3.0)):  # B lies outside I^j
+            client.post(f"/v1/markets/{market2}/bid", json={"seller": "s1", "quantity": q,
+                                                            "price": p}, headers=bearer(t[buyer]))
+        book = client.get(f"/v1/markets/{market2}/quotes", headers=bearer(t["s1"])).json()
+        assert book["reserve"] == 1.0 and book["pending"] == (runs_to_rise == 1)
+        assert client.post(f"/v1/markets/{market2}/run", headers=bearer(t["A"])).status_code \
+            == 409
+        for k in range(runs_to_rise):
+            r = client.post(f"/v1/markets/{market2}/run", json={}, headers=bearer(t["s1"]))
+            assert r.status_code == 200, r.text
+            assert r.json()["reserve"] == (3.5 if k == runs_to_rise - 1 else 1.0)
+        assert r.json()["pending"] is False
+        r = client.post(f"/v1/markets/{market2}/run", json={"x": 1}, headers=bearer(t["s1"]))
+        assert r.status_code == 422 and r.json()["field"] == "body"
