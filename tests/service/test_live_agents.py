@@ -39,13 +39,16 @@ def full_log(c: httpx.Client, market: str) -> list[dict[str, Any]]:
         after = page["next_after"]
 
 
-def run_live(url: str, m: DataMarket) -> tuple[dict[str, Any], int, int, float]:
-    """Open a live market for ``m``, run one agent per participant, wait for the scheduler to
-    close it; (outcome, passes, messages, seconds)."""
+def run_live(url: str, m: DataMarket, update: str, policy: str | None
+             ) -> tuple[dict[str, Any], int, int, float]:
+    """Open a live market for ``m`` (``reserve_update`` ``update``, reserve policy ``policy``
+    or ``m``'s), run one agent per participant, wait for the scheduler to close it; (outcome,
+    passes, messages, seconds)."""
 
     async def go() -> tuple[str, list[Any], int, int, float, dict[str, Any] | None]:
         async with httpx.AsyncClient(timeout=120) as c:
-            market, agents = await populate(c, url, TOKEN, m)
+            market, agents = await populate(c, url, TOKEN, m, reserve_update=update,
+                                            reserve_policy=policy)
             t0 = time.perf_counter()
             passes, messages = await run_agents(agents, seed=3)
             seconds = time.perf_counter() - t0
@@ -74,25 +77,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
-def _check(server: Server, buyers: int, sellers: int) -> None:
+def _check(server: Server, buyers: int, sellers: int, update: str = "run",
+           policy: str | None = None) -> None:
     m = random_market(buyers, sellers, seed=3)
-    outcome, passes, messages, seconds = run_live(server.url, m)
+    outcome, passes, messages, seconds = run_live(server.url, m, update, policy)
     assert passes < 500, "the agents did not settle"
     assert outcome["closed_by"] == "equilibrium"
     assert outcome["verdict"]["status"] == "converged" and outcome["verdict"]["unhappy"] == []
     assert abs(sum(outcome["payments"].values())) < 1e-6  # buyers pay what sellers are paid
     live = live_efficiency(m, outcome)
     offline = simulate(m).efficiency
-    print(f"{buyers} x {sellers}: live {live:.4f} offline {offline:.4f} passes {passes} "
-          f"messages {messages} {seconds:.1f} s")
+    print(f"{buyers} x {sellers} ({update}, {policy or m.reserve_policy}): live {live:.4f} "
+          f"offline {offline:.4f} passes {passes} messages {messages} {seconds:.1f} s")
     assert abs(live - offline) <= 0.01
 
 
 @pytest.mark.slow
-def test_40_by_6_live_market_converges_near_the_offline_simulation(server: Server) -> None:
+def test_40_by_6_sticky_reserves_after_every_bid(server: Server) -> None:
+    """The service's default reserve rule (eq. (27) after every bid): ~10 s."""
+    _check(server, 40, 6, "bid", "sticky")
+
+
+@pytest.mark.heavy
+def test_40_by_6_with_the_offline_sellers_rules(server: Server) -> None:
+    """Patient reserves, run once per pass (the offline default): minutes on 2 cores."""
     _check(server, 40, 6)
 
 
 @pytest.mark.heavy
-def test_200_by_20_live_market_converges_near_the_offline_simulation(server: Server) -> None:
+def test_200_by_20_with_the_offline_sellers_rules(server: Server) -> None:
     _check(server, 200, 20)

@@ -278,21 +278,22 @@ async def run_agents(
 
 async def populate(
     client: httpx.AsyncClient, url: str, operator: str, m: DataMarket, market: str | None = None,
-    reserve_update: str = "run",
+    reserve_update: str = "run", reserve_policy: str | None = None,
 ) -> tuple[str, list[Agent]]:
     """Open a live market for ``m`` (or join ``market``), add its sellers and its buyers (with
     their valuations as operator-set fields, so that the scheduler can check the
     ε-equilibrium) and return the market id and one agent per participant. A new market
     takes ``m``'s ``isp_price``, ``epsilon`` and reserve policy (``patient`` or else
-    ``sticky``) and ``reserve_update`` (``run``: the sellers' agents run their auctions once
-    per pass, as the offline sellers do once per round)."""
+    ``sticky``; ``reserve_policy`` overrides it) and ``reserve_update`` (``run``: the sellers'
+    agents run their auctions once per pass, as the offline sellers do once per round)."""
     head = {"Authorization": f"Bearer {operator}"}
     if market is None:
         r = await client.post(f"{url}/v1/markets", headers=head, json={
             "mechanism": "data-market",
             "fields": {"isp_price": m.isp_price, "epsilon": m.epsilon,
-                       "reserve_policy": "patient" if m.reserve_policy == "patient"
-                       else "sticky", "reserve_update": reserve_update}})
+                       "reserve_policy": reserve_policy or (
+                           "patient" if m.reserve_policy == "patient" else "sticky"),
+                       "reserve_update": reserve_update}})
         r.raise_for_status()
         market = str(r.json()["id"])
         eps, cap = m.epsilon, m.isp_price
