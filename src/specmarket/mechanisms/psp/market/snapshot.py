@@ -11,6 +11,7 @@ service and its agents use exactly the code of :func:`~.simulation.simulate`:
   (:func:`.buyer.best_reply_reference`), the strict-improvement rule of §4.1 / eq. (46) (send only
   if the reply gains more than ε, :func:`.buyer.gain`) and the price and quantity holds of the
   policy (:class:`~.policy.Policy`); ``fresh=True`` is the final sweep's reply from scratch;
+  :meth:`LiveBuyer.woken_by` the lot filter that decides whether freed data wakes it;
 * :func:`check_books` — the independent ε-equilibrium check of :func:`.verdict.check` on the
   current books.
 """
@@ -59,7 +60,8 @@ class LiveBuyer:
     (its pool, price, ISP purchase and last target, as the simulation's buyer does).
 
     ``policy`` names the simulation's stabilisers (default ``converging``: strict improvement,
-    price and quantity holds); the seller-side rules and the lot wake-ups are not the buyer's.
+    price and quantity holds; the seller-side rules are not the buyer's); :meth:`woken_by` is
+    the simulation's lot filter, for a caller that decides when the buyer looks again.
     """
 
     spec: DataBuyer
