@@ -214,7 +214,7 @@ class Pass:
 
 async def run_agents(
     agents: list[Agent],
-    concurrency: int = 8,
+    concurrency: int = 1,
     max_passes: int = 500,
     seed: int = 0,
     on_pass: Callable[[Pass], None] | None = None,
