@@ -1,5 +1,6 @@
 """``specmarket agent`` (commands/agent.py): bad input is one line and exit 2; a seller and a
-buyer agent trade in a live market of a real server."""
+buyer agent trade in a live market of a real server; a small population closes at its checked
+ε-equilibrium."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tests.service.server import Server
 from typer.testing import CliRunner
 
 from specmarket.commands import build
+from specmarket.mechanisms.psp.market import DataBuyer
+from specmarket.mechanisms.psp.market.snapshot import LiveBuyer
 
 TOKEN = "agent-cli-" + secrets.token_hex(16)
 
@@ -42,7 +45,7 @@ def _app() -> typer.Typer:
 def test_bad_input_is_one_line_and_exit_2() -> None:
     runner = CliRunner()
     r = runner.invoke(_app(), ["agent", "broker", "m", "--token", "t"])
-    assert r.exit_code == 2 and "role" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "broker" in r.output and "Traceback" not in r.output
     r = runner.invoke(_app(), ["agent", "seller", "m", "--token", "t"])
     assert r.exit_code == 2 and "--supply" in r.output
     r = runner.invoke(_app(), ["agent", "buyer", "m", "--token", "t", "--value", "-1",
@@ -51,6 +54,11 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
     r = runner.invoke(_app(), ["agent", "seller", "m", "--token", "t", "--supply", "1",
                                "--url", "http://127.0.0.1:9"])
     assert r.exit_code == 2 and "--url" in r.output
+    r = runner.invoke(_app(), ["agent", "population", "--buyers", "2"],
+                      env={"SPECMARKET_TOKEN": ""})
+    assert r.exit_code == 2 and "--token" in r.output and "Traceback" not in r.output
+    r = runner.invoke(_app(), ["agent", "population", "--buyers", "0", "--token", "t"])
+    assert r.exit_code == 2 and "--buyers" in r.output
 
 
 @pytest.mark.slow
@@ -72,5 +80,17 @@ def test_a_seller_and_a_buyer_agent_trade(server: Server) -> None:
     assert r.exit_code == 0, r.output
     quote = httpx.get(f"{server.url}/v1/markets/{market}/quotes",
                       headers={"Authorization": f"Bearer {tok['b1']}"}).json()
-    # alone in the market, the buyer gets its demand less its shading step ε/θ'(0)
-    assert quote["allocation"] == pytest.approx(3 - 0.1 / 4)
+    # alone in the market, the buyer gets what the library's buyer asks on that book
+    me = LiveBuyer(DataBuyer(id="b1", value=4.0, demand=3.0), 0.1, 10.0)
+    (bid,) = me.move({"s1": (5.0, 0.1, {})})
+    assert quote["allocation"] == pytest.approx(bid["quantity"]) and bid["quantity"] > 0
+
+
+@pytest.mark.slow
+def test_population_opens_runs_and_reports_the_offline_figure(server: Server) -> None:
+    runner = CliRunner()
+    r = runner.invoke(_app(), ["agent", "population", "--buyers", "6", "--sellers", "2",
+                               "--seed", "1", "--token", TOKEN, "--url", server.url])
+    assert r.exit_code == 0, r.output
+    assert "closed by equilibrium, verdict converged" in r.output
+    assert "efficiency live" in r.output and "offline" in r.output

@@ -1,79 +1,73 @@
 """Many bidding agents (one asyncio process) against ``specmarket serve`` on loopback: the live
-data market converges, and its efficiency is within 0.01 of the offline simulation of the same
-market (:func:`specmarket.mechanisms.psp.market.simulate`).
+data market reaches the ε-equilibrium that the service's scheduler checks and closes it, and its
+efficiency is within 0.01 of the offline simulation of the same market
+(:func:`specmarket.mechanisms.psp.market.simulate`, ``random_market(n, m, seed=3)``).
 
 Efficiency = welfare / the centralised optimum, welfare counting each buyer's data bought from
-the ISP at ``p^κ`` beyond what the sellers gave it (as the offline simulation does).
+the ISP at ``p^κ`` beyond what the sellers gave it (as the offline simulation does,
+:func:`specmarket.service.agents.live_efficiency`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.service.server import Server
 
-from specmarket.mechanisms.psp.market import (
-    DataMarket,
-    centralised_optimum,
-    random_market,
-    simulate,
-    valuation,
-)
-from specmarket.mechanisms.psp.market.valuation import isp_quantity
-from specmarket.service.agents import Agent, run_agents
+from specmarket.mechanisms.psp.market import DataMarket, random_market, simulate
+from specmarket.service.agents import live_efficiency, populate, run_agents, wait_closed
 
 TOKEN = "agents-operator-" + secrets.token_hex(16)
 
 
-def live_efficiency(m: DataMarket, outcome: dict[str, object]) -> float:
-    """Welfare of a settled live market over the centralised optimum."""
-    alloc = outcome["allocation"]
-    assert isinstance(alloc, dict)
-    w = 0.0
-    for b in m.buyers:
-        got = float(alloc.get(b.id, 0.0))
-        isp = isp_quantity(b, m.isp_price, got)
-        w += valuation(b, got + isp) - m.isp_price * isp
-    opt = centralised_optimum(m.buyers, sum(s.supply for s in m.sellers), m.isp_price)
-    return w / opt.welfare
+def full_log(c: httpx.Client, market: str) -> list[dict[str, Any]]:
+    """Every log entry of ``market``, page after page (``next_after``)."""
+    entries: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = c.get(f"/v1/markets/{market}/log", params={"after": after, "limit": 1000}).json()
+        entries.extend(page["entries"])
+        if not page["entries"]:
+            return entries
+        after = page["next_after"]
 
 
-def run_live(url: str, m: DataMarket, concurrency: int) -> tuple[dict[str, object], int, float]:
-    """Open a live market for ``m``, run one agent per participant, close; (outcome, passes,
-    seconds)."""
-    op = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=url, headers=op, timeout=120) as c:
-        market = c.post("/v1/markets", json={"mechanism": "data-market", "fields": {
-            "isp_price": m.isp_price, "epsilon": m.epsilon}}).json()["id"]
-        agents = []
-        for s in m.sellers:
-            tok = c.post(f"/v1/markets/{market}/participants",
-                         json={"id": s.id, "role": "seller"}).json()["token"]
-            agents.append(Agent(url, market, tok, "seller", supply=s.supply, epsilon=m.epsilon,
-                                isp_price=m.isp_price))
-        for b in m.buyers:
-            tok = c.post(f"/v1/markets/{market}/participants",
-                         json={"id": b.id, "role": "buyer"}).json()["token"]
-            agents.append(Agent(url, market, tok, "buyer", spec=b, epsilon=m.epsilon,
-                                isp_price=m.isp_price))
-        t0 = time.perf_counter()
-        passes = asyncio.run(run_agents(agents, concurrency=concurrency))
-        seconds = time.perf_counter() - t0
-        outcome = c.post(f"/v1/markets/{market}/close").json()
-        log = c.get(f"/v1/markets/{market}/log?limit=10000").json()["entries"]
+def run_live(url: str, m: DataMarket, update: str, policy: str | None
+             ) -> tuple[dict[str, Any], int, int, float]:
+    """Open a live market for ``m`` (``reserve_update`` ``update``, reserve policy ``policy``
+    or ``m``'s), run one agent per participant, wait for the scheduler to close it; (outcome,
+    passes, messages, seconds)."""
+
+    async def go() -> tuple[str, list[Any], int, int, float, dict[str, Any] | None]:
+        async with httpx.AsyncClient(timeout=120) as c:
+            market, agents = await populate(c, url, TOKEN, m, reserve_update=update,
+                                            reserve_policy=policy)
+            t0 = time.perf_counter()
+            passes, messages = await run_agents(agents, seed=3)
+            seconds = time.perf_counter() - t0
+            outcome = await wait_closed(c, url, TOKEN, market, 120)
+            return market, agents, passes, messages, seconds, outcome
+
+    market, agents, passes, messages, seconds, outcome = asyncio.run(go())
+    assert outcome is not None, "the scheduler did not close the market"
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"},
+                      timeout=120) as c:
+        log = full_log(c, market)
     sent = sum(a.sent for a in agents)
-    assert sum(1 for e in log if e["action"] in ("offer", "bid")) == sent  # every bid logged
-    return outcome, passes, seconds
+    assert sum(1 for e in log if e["action"] in ("offer", "bid", "run")) == sent  # all logged
+    assert [e["actor"] for e in log if e["action"] == "close"] == ["scheduler"]
+    return outcome, passes, messages, seconds
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> object:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root: Path = tmp_path_factory.mktemp("agents")
     srv = Server(f"sqlite:///{root / 'agents.db'}", TOKEN, cwd=root)
     srv.start()
@@ -83,24 +77,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> object:
         srv.stop()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("buyers", "sellers", "concurrency"), [
-    (40, 6, 4),
-    pytest.param(200, 20, 1, marks=pytest.mark.skipif(
-        os.environ.get("SPECMARKET_TEST_LIVE_FULL") != "1",
-        reason="200 x 20 takes minutes on 2 shared cores; SPECMARKET_TEST_LIVE_FULL=1 runs it")),
-])
-def test_live_market_converges_near_the_offline_simulation(
-    server: Server, buyers: int, sellers: int, concurrency: int
-) -> None:
+def _check(server: Server, buyers: int, sellers: int, update: str = "run",
+           policy: str | None = None) -> None:
     m = random_market(buyers, sellers, seed=3)
-    outcome, passes, seconds = run_live(server.url, m, concurrency)
-    assert passes < 200, "the agents did not settle"
-    payments = outcome["payments"]
-    assert isinstance(payments, dict)
-    assert abs(sum(payments.values())) < 1e-6  # buyers pay exactly what sellers are paid
+    outcome, passes, messages, seconds = run_live(server.url, m, update, policy)
+    assert passes < 500, "the agents did not settle"
+    assert outcome["closed_by"] == "equilibrium"
+    assert outcome["verdict"]["status"] == "converged" and outcome["verdict"]["unhappy"] == []
+    assert abs(sum(outcome["payments"].values())) < 1e-6  # buyers pay what sellers are paid
     live = live_efficiency(m, outcome)
     offline = simulate(m).efficiency
-    print(f"{buyers} x {sellers}: live {live:.4f} offline {offline:.4f} "
-          f"passes {passes} {seconds:.1f} s")
+    print(f"{buyers} x {sellers} ({update}, {policy or m.reserve_policy}): live {live:.4f} "
+          f"offline {offline:.4f} passes {passes} messages {messages} {seconds:.1f} s")
     assert abs(live - offline) <= 0.01
+
+
+@pytest.mark.slow
+def test_40_by_6_sticky_reserves_after_every_bid(server: Server) -> None:
+    """The service's default reserve rule (eq. (27) after every bid): ~10 s."""
+    _check(server, 40, 6, "bid", "sticky")
+
+
+@pytest.mark.heavy
+def test_40_by_6_with_the_offline_sellers_rules(server: Server) -> None:
+    """Patient reserves, run once per pass (the offline default): minutes on 2 cores."""
+    _check(server, 40, 6)
+
+
+@pytest.mark.heavy
+def test_200_by_20_with_the_offline_sellers_rules(server: Server) -> None:
+    _check(server, 200, 20)

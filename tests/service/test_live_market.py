@@ -4,13 +4,16 @@ databases, checked against the local-auction functions of the data-market mechan
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import numpy as np
 import pytest
-from tests.service.conftest import bearer, op_headers
+from tests.service.conftest import TestClient, bearer, make_app, op_headers
 
 from specmarket.mechanisms.psp.local_auction import allocate, costs, reserve_after
+from specmarket.mechanisms.psp.market import DataBuyer
+from specmarket.mechanisms.psp.market.snapshot import LiveBuyer, check_books
 from specmarket.service.live import Book
 
 
@@ -145,3 +148,212 @@ def test_book_fold_is_the_same_from_the_log_in_pieces() -> None:
         for b in book["bids"]:  # second price: a bid never pays more than it offered
             assert b["cost"] <= b["price"] * b["allocation"] + 1e-9
         assert book["reserve"] <= 9.0
+
+
+def _log_count(client: Any, market: str, action: str) -> int:
+    log = client.get(f"/v1/markets/{market}/log", headers=op_headers()).json()["entries"]
+    return sum(1 for e in log if e["action"] == action)
+
+
+def test_idempotency_key_on_offers_and_bids(client: Any) -> None:
+    """Same key + same body: the first answer, nothing stored again (also after close); same
+    key + another body: 422 naming Idempotency-Key."""
+    market, tok = _open(client, epsilon=0.1)
+    offer = {"supply": 4.0, "reserve": 0.5}
+    h = {**bearer(tok["s1"]), "Idempotency-Key": "offer-1"}
+    first = client.put(f"/v1/markets/{market}/offer", json=offer, headers=h)
+    assert first.status_code == 200, first.text
+    again = client.put(f"/v1/markets/{market}/offer", json=offer, headers=h)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert _log_count(client, market, "offer") == 1
+    r = client.put(f"/v1/markets/{market}/offer", json={"supply": 9.0, "reserve": 0.5}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "Idempotency-Key"
+
+    bid = {"seller": "s1", "quantity": 2.0, "price": 3.0}
+    hb = {**bearer(tok["A"]), "Idempotency-Key": "bid-1"}
+    first = client.post(f"/v1/markets/{market}/bid", json=bid, headers=hb)
+    assert first.status_code == 200, first.text
+    assert first.json()["allocation"] == pytest.approx(2.0)
+    # another buyer's bid changes the book; the replay still answers the first quote
+    client.post(f"/v1/markets/{market}/bid", json={"seller": "s1", "quantity": 3.0, "price": 4.0},
+                headers=bearer(tok["B"]))
+    again = client.post(f"/v1/markets/{market}/bid", json=bid, headers=hb)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert _log_count(client, market, "bid") == 2
+    r = client.post(f"/v1/markets/{market}/bid", json={**bid, "price": 3.5}, headers=hb)
+    assert r.status_code == 422 and r.json()["field"] == "Idempotency-Key"
+    # the key is the participant's own: another buyer may use the same string
+    r = client.post(f"/v1/markets/{market}/bid", json=bid,
+                    headers={**bearer(tok["C"]), "Idempotency-Key": "bid-1"})
+    assert r.status_code == 200 and _log_count(client, market, "bid") == 3
+    r = client.post(f"/v1/markets/{market}/bid", json=bid,
+                    headers={**bearer(tok["C"]), "Idempotency-Key": "x" * 257})
+    assert r.status_code == 422 and r.json()["field"] == "Idempotency-Key"
+    client.post(f"/v1/markets/{market}/close", headers=op_headers())
+    again = client.post(f"/v1/markets/{market}/bid", json=bid, headers=hb)
+    assert again.status_code == 200 and again.json() == first.json()
+    r = client.post(f"/v1/markets/{market}/bid", json=bid,
+                    headers={**bearer(tok["A"]), "Idempotency-Key": "bid-2"})
+    assert r.status_code == 409
+
+
+def test_quotes_etag_offers_and_anonymous_bids(client: Any) -> None:
+    market, tok = _open(client, epsilon=0.1)
+    client.put(f"/v1/markets/{market}/offer", json={"supply": 4.0}, headers=bearer(tok["s1"]))
+    client.post(f"/v1/markets/{market}/bid", json={"seller": "s1", "quantity": 1.0, "price": 2.0},
+                headers=bearer(tok["B"]))
+    r = client.get(f"/v1/markets/{market}/quotes", headers=bearer(tok["A"]))
+    tag = r.headers["ETag"]
+    (entry,) = r.json()["market"]
+    assert entry["bids"] == [[1.0, 2.0]] and entry["version"] == 1
+    assert "B" not in json.dumps(r.json()["market"])  # other buyers' bids carry no id
+    r = client.get(f"/v1/markets/{market}/quotes", headers={**bearer(tok["A"]),
+                                                            "If-None-Match": tag})
+    assert r.status_code == 304 and r.headers["ETag"] == tag and not r.content
+    offers = client.get(f"/v1/markets/{market}/offers", headers=bearer(tok["C"]))
+    assert offers.status_code == 200
+    (pub,) = offers.json()["sellers"]
+    assert pub == {"seller": "s1", "supply": 4.0, "reserve": 0.0, "allocated": 1.0, "version": 1}
+    client.post(f"/v1/markets/{market}/bid", json={"seller": "s1", "quantity": 1.0, "price": 3.0},
+                headers=bearer(tok["C"]))
+    r = client.get(f"/v1/markets/{market}/quotes", headers={**bearer(tok["A"]),
+                                                            "If-None-Match": tag})
+    assert r.status_code == 200 and r.headers["ETag"] != tag
+
+
+def test_participant_and_market_fields_name_the_field(client: Any) -> None:
+    r = client.post("/v1/markets", json={"mechanism": "data-market", "fields": {
+        "reserve_policy": "falling"}}, headers=op_headers())
+    assert r.status_code == 422 and r.json()["field"] == "fields.reserve_policy"
+    market, _ = _open(client)
+    cases = [("b1", "buyer", {"value": -1, "demand": 3}, "fields.value"),
+             ("b2", "buyer", {"value": 2}, "fields.demand"),
+             ("b3", "buyer", {"value": 2, "demand": 3, "elasticity": 2}, "fields.elasticity"),
+             ("b4", "buyer", {"value": 2, "demand": 3, "budget": 1}, "fields.budget"),
+             ("s9", "seller", {"supply": 3}, "fields.supply")]
+    for pid, role, fields, field in cases:
+        r = client.post(f"/v1/markets/{market}/participants",
+                        json={"id": pid, "role": role, "fields": fields}, headers=op_headers())
+        assert r.status_code == 422 and r.json()["field"] == field, (fields, r.text)
+    r = client.post(f"/v1/markets/{market}/participants",
+                    json={"id": "b5", "role": "buyer", "fields": {"value": 2, "demand": 3}},
+                    headers=op_headers())
+    assert r.status_code == 201 and r.json()["fields"] == {"value": 2.0, "demand": 3.0,
+                                                           "elasticity": 0.0}
+
+
+def _wait_status(client: Any, market: str, seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = str(client.get(f"/v1/markets/{market}", headers=op_headers()).json()["status"])
+        if status != "open":
+            return status
+        time.sleep(0.05)
+    return "open"
+
+
+def _agent_bids(client: Any, market: str, token: str, me: LiveBuyer, fresh: bool = False) -> int:
+    """One move of ``me`` (the library's buyer) on its quote; returns the bids sent."""
+    quote = client.get(f"/v1/markets/{market}/quotes", headers=bearer(token)).json()
+    own = {s["seller"]: (s["quantity"], s["price"]) for s in quote["sellers"]}
+    books = {}
+    for s in quote["market"]:
+        bids = {f"\x00{k}": (q, p) for k, (q, p) in enumerate(s["bids"])}
+        if s["seller"] in own:
+            bids[me.spec.id] = own[s["seller"]]
+        books[s["seller"]] = (s["supply"], s["reserve"], bids)
+    out = me.move(books, fresh=fresh)
+    for b in out:
+        body = {"seller": b["seller"], "quantity": b["quantity"], "price": b["price"]}
+        r = client.post(f"/v1/markets/{market}/bid", json=body, headers=bearer(token))
+        assert r.status_code == 200, r.text
+    return len(out)
+
+
+def test_scheduler_closes_at_the_epsilon_equilibrium_and_stores_the_verdict(db_url: str) -> None:
+    """With every buyer's valuation set, the scheduler closes the market once the library's
+    ε-equilibrium check holds on the book (and not before), with the verdict in the outcome."""
+    with TestClient(make_app(db_url, scheduler_interval=0.05)) as client:
+        r = client.post("/v1/markets", json={"mechanism": "data-market", "fields": {
+            "isp_price": 10.0, "epsilon": 0.1}}, headers=op_headers())
+        market = r.json()["id"]
+        specs = [DataBuyer(id="A", value=4.0, demand=3.0),
+                 DataBuyer(id="B", value=3.0, demand=4.0, elasticity=0.5)]
+        tok = {}
+        for pid, role, fields in (("s1", "seller", {}), ("s2", "seller", {}),
+                                  *((b.id, "buyer", {"value": b.value, "demand": b.demand,
+                                                     "elasticity": b.elasticity})
+                                    for b in specs)):
+            tok[pid] = client.post(f"/v1/markets/{market}/participants",
+                                   json={"id": pid, "role": role, "fields": fields},
+                                   headers=op_headers()).json()["token"]
+        client.put(f"/v1/markets/{market}/offer", json={"supply": 2.0, "reserve": 0.1},
+                   headers=bearer(tok["s1"]))
+        assert _wait_status(client, market, 0.5) == "open"  # s2 has not offered yet
+        client.put(f"/v1/markets/{market}/offer", json={"supply": 3.0, "reserve": 0.1},
+                   headers=bearer(tok["s2"]))
+        # buyers that want data and have not bid: not an equilibrium, the market stays open
+        assert _wait_status(client, market, 0.5) == "open"
+        buyers = [LiveBuyer(b, 0.1, 10.0) for b in specs]
+        for _ in range(20):
+            moved = sum(_agent_bids(client, market, tok[b.spec.id], b) for b in buyers)
+            moved += sum(_agent_bids(client, market, tok[b.spec.id], b, fresh=True)
+                         for b in buyers)
+            if not moved or _wait_status(client, market, 0.0) != "open":
+                break
+        assert _wait_status(client, market, 10.0) == "cleared"
+        outcome = client.get(f"/v1/markets/{market}/outcome", headers=op_headers()).json()
+        verdict = outcome["verdict"]
+        assert verdict["status"] == "converged" and verdict["unhappy"] == []
+        assert verdict["max_gain"] <= 0.1 and outcome["closed_by"] == "equilibrium"
+        log = client.get(f"/v1/markets/{market}/log", headers=op_headers()).json()["entries"]
+        assert [e["actor"] for e in log if e["action"] == "close"] == ["scheduler"]
+        # the verdict is the library's check on the settled books
+        books = {sid: (b["supply"], b["reserve"], {x["buyer"]: (x["quantity"], x["price"])
+                                                    for x in b["bids"]})
+                 for sid, b in outcome["sellers"].items()}
+        again = check_books(specs, books, 0.1, 10.0)
+        assert again.status == "converged"
+        assert again.max_gain == pytest.approx(verdict["max_gain"])
+        assert outcome["allocation"]["A"] > 0 and outcome["allocation"]["B"] > 0
+
+
+def test_without_valuations_the_verdict_is_unchecked(db_url: str) -> None:
+    with TestClient(make_app(db_url, scheduler_interval=0.05)) as client:
+        market, tok = _open(client, epsilon=0.1)  # buyers without valuation fields
+        for sid in ("s1", "s2"):
+            client.put(f"/v1/markets/{market}/offer", json={"supply": 2.0},
+                       headers=bearer(tok[sid]))
+        assert _wait_status(client, market, 0.5) == "open"
+        outcome = client.post(f"/v1/markets/{market}/close", headers=op_headers()).json()
+        assert outcome["verdict"]["status"] == "unchecked"
+        assert "valuation" in outcome["verdict"]["reason"]
+        assert outcome["closed_by"] == "operator"
+
+
+def test_reserve_update_run_moves_the_reserve_only_when_the_seller_runs(client: Any) -> None:
+    """``reserve_update = "run"``: bids leave the reserve alone; the seller's run applies its
+    rule (sticky eq. (27) here; patient needs two runs with a bid outside ``I^j``)."""
+    for policy, runs_to_rise in (("sticky", 1), ("patient", 2)):
+        market2 = client.post("/v1/markets", json={"mechanism": "data-market", "fields": {
+            "epsilon": 0.5, "reserve_policy": policy, "reserve_update": "run"}},
+            headers=op_headers()).json()["id"]
+        t = {pid: client.post(f"/v1/markets/{market2}/participants",
+                              json={"id": pid, "role": role}, headers=op_headers()).json()["token"]
+             for pid, role in (("s1", "seller"), ("A", "buyer"), ("B", "buyer"))}
+        client.put(f"/v1/markets/{market2}/offer", json={"supply": 3.0, "reserve": 1.0},
+                   headers=bearer(t["s1"]))
+        for buyer, q, p in (("A", 3.0, 6.0), ("B", 2.0, 3.0)):  # B lies outside I^j
+            client.post(f"/v1/markets/{market2}/bid", json={"seller": "s1", "quantity": q,
+                                                            "price": p}, headers=bearer(t[buyer]))
+        book = client.get(f"/v1/markets/{market2}/quotes", headers=bearer(t["s1"])).json()
+        assert book["reserve"] == 1.0 and book["pending"] == (runs_to_rise == 1)
+        assert client.post(f"/v1/markets/{market2}/run", headers=bearer(t["A"])).status_code \
+            == 409
+        for k in range(runs_to_rise):
+            r = client.post(f"/v1/markets/{market2}/run", json={}, headers=bearer(t["s1"]))
+            assert r.status_code == 200, r.text
+            assert r.json()["reserve"] == (3.5 if k == runs_to_rise - 1 else 1.0)
+        assert r.json()["pending"] is False
+        r = client.post(f"/v1/markets/{market2}/run", json={"x": 1}, headers=bearer(t["s1"]))
+        assert r.status_code == 422 and r.json()["field"] == "body"

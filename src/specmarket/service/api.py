@@ -27,7 +27,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -589,28 +589,76 @@ def build_router() -> APIRouter:
 
     @router.put("/markets/{market_id}/offer", response_model=dict[str, Any])
     def put_offer(
-        market_id: str, body: dict[str, Any], who: Who, request: Request
+        market_id: str, body: dict[str, Any], who: Who, request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
     ) -> dict[str, Any]:
         """A seller's offer ``{"supply", "reserve"}`` in a live data market (replaces an earlier
-        one); answers the seller's book."""
+        one); answers the seller's book. ``Idempotency-Key`` honoured as for reports."""
         ident = who.require_participant(market_id)
-        return _service(request).live_post(ident, "offer", body)
+        return _service(request).live_post(ident, "offer", body, idempotency_key)
 
     @router.post("/markets/{market_id}/bid", response_model=dict[str, Any])
     def post_bid(
-        market_id: str, body: dict[str, Any], who: Who, request: Request
+        market_id: str, body: dict[str, Any], who: Who, request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
     ) -> dict[str, Any]:
         """A buyer's bid ``{"seller", "quantity", "price"}`` in a live data market (replaces its
-        earlier bid to that seller; quantity 0 withdraws it); answers the buyer's quote."""
+        earlier bid to that seller; quantity 0 withdraws it); answers the buyer's quote.
+        ``Idempotency-Key`` honoured as for reports."""
         ident = who.require_participant(market_id)
-        return _service(request).live_post(ident, "bid", body)
+        return _service(request).live_post(ident, "bid", body, idempotency_key)
 
-    @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any])
-    def get_quotes(market_id: str, who: Who, request: Request) -> dict[str, Any]:
-        """Live data market: a buyer's allocation, costs and price functions per seller; a
-        seller's own book; the operator's view of every book."""
+    @router.post("/markets/{market_id}/run", response_model=dict[str, Any])
+    def post_run(
+        market_id: str, who: Who, request: Request,
+        body: dict[str, Any] | None = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
+    ) -> dict[str, Any]:
+        """A seller runs its auction (Algorithm 1's step): its reserve rule on its current bids,
+        in a market with ``reserve_update = "run"``; answers its book (``pending``: would
+        another run move the reserve)."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "run", body or {}, idempotency_key)
+
+    def _live_answer(
+        request: Request, market_id: str, ident: Identity | None, known: str | None,
+        public: bool,
+    ) -> Any:
+        tag, view = _service(request).live_view(market_id, ident, known, public)
+        if view is None:
+            return Response(status_code=304, headers={"ETag": tag})
+        return JSONResponse(view, headers={"ETag": tag})
+
+    @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any],
+                responses={304: {"description": "unchanged since the `If-None-Match` ETag"}})
+    def get_quotes(
+        market_id: str, who: Who, request: Request,
+        if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    ) -> Any:
+        """Live data market: a buyer's allocation, costs and price functions per seller (and
+        every seller's book without the other buyers' ids); a seller's own book; the
+        operator's view of every book. ``ETag`` names the market's state; with
+        ``If-None-Match`` an unchanged market answers 304 without a body."""
         ident = None if who.operator else who.require_participant(market_id)
-        return _service(request).live_view(market_id, ident)
+        return _live_answer(request, market_id, ident, if_none_match, False)
+
+    @router.get("/markets/{market_id}/offers", response_model=dict[str, Any],
+                responses={304: {"description": "unchanged since the `If-None-Match` ETag"}})
+    def get_offers(
+        market_id: str, who: Who, request: Request,
+        if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    ) -> Any:
+        """Live data market, any of its participants or the operator: the public offers —
+        per seller its supply, reserve, units allocated and book version — and the market's
+        status; ``ETag`` / ``If-None-Match`` as for quotes."""
+        ident = None if who.operator else who.require_participant(market_id)
+        return _live_answer(request, market_id, ident, if_none_match, True)
 
     @router.get(
         "/markets/{market_id}/stream",
@@ -626,16 +674,16 @@ def build_router() -> APIRouter:
         first = await run_in_threadpool(service.live_view, market_id, ident)
 
         async def events() -> AsyncIterator[bytes]:
-            view = first
-            last = None
+            tag, view = first
             while True:
-                if view["seq"] != last or view["status"] != "open":
+                if view is not None:
                     yield b"data: " + json.dumps(view, allow_nan=False).encode() + b"\n\n"
-                    last = view["seq"]
-                if view["status"] != "open" or await request.is_disconnected():
+                    if view["status"] != "open":
+                        return
+                if await request.is_disconnected():
                     return
                 await asyncio.sleep(0.25)
-                view = await run_in_threadpool(service.live_view, market_id, ident)
+                tag, view = await run_in_threadpool(service.live_view, market_id, ident, tag)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
@@ -741,13 +789,16 @@ def _error(status: int, detail: str, field: str | None = None) -> JSONResponse:
 
 
 async def _scheduler(service: MarketService, interval: float) -> None:
-    """Close markets whose ``closes_at`` has passed, every ``interval`` seconds. Safe with
+    """Every ``interval`` seconds, close markets whose ``closes_at`` has passed and live data
+    markets whose ε-equilibrium check holds (:meth:`MarketService.live_settled`). Safe with
     several workers: closing is guarded in the database (:mod:`.domain`)."""
     while True:
         await asyncio.sleep(interval)
         try:
             for market_id in await run_in_threadpool(service.due_markets):
                 await run_in_threadpool(service.close, market_id, SCHEDULER)
+            for market_id in await run_in_threadpool(service.live_settled):
+                await run_in_threadpool(service.close, market_id, SCHEDULER, True)
         except Exception:  # keep the loop alive; the next tick retries
             log.exception("scheduler tick failed")
 

@@ -166,6 +166,8 @@ class MarketService:
         self._auth_cache_size = auth_cache_size
         self._books: dict[str, live.Book] = {}
         self._books_lock = threading.Lock()
+        self._verdicts: dict[str, tuple[int, dict[str, Any]]] = {}  # market → (book seq, verdict)
+        self._quiet: dict[str, int] = {}  # market → book seq at the last scheduler look
 
     # ------------------------------------------------------------------ helpers
 
@@ -399,9 +401,7 @@ class MarketService:
             if row.mechanism == live.MECHANISM:
                 if role not in live.ROLES:
                     raise InvalidInput("role", role, f"one of {', '.join(live.ROLES)}")
-                if fields:
-                    raise InvalidInput("fields", fields, "a data market's participants have none")
-                checked = {}
+                checked = live.check_participant_fields(pid, role, fields)
             else:
                 schema = market_schema(row.mechanism)
                 if role not in schema.roles:
@@ -664,8 +664,11 @@ class MarketService:
                 instance[name] = fields[name]
         return instance
 
-    def close(self, market_id: str, actor: str = OPERATOR) -> Closed:
-        """Close and clear the market once; later calls return the stored result."""
+    def close(self, market_id: str, actor: str = OPERATOR, at_equilibrium: bool = False) -> Closed:
+        """Close and clear the market once; later calls return the stored result. With
+        ``at_equilibrium`` (the scheduler's close of a live data market) only if its
+        ε-equilibrium check holds on the book under the lock, else nothing happens (the answer
+        is ``Closed("open", None, None, False)``)."""
         from specmarket.mechanisms import get
 
         def run(conn: Connection) -> Closed:
@@ -681,8 +684,12 @@ class MarketService:
             error: dict[str, Any] | None = None
             if market.mechanism == live.MECHANISM:
                 book = self._fold(conn, market)
+                verdict = self._live_verdict(conn, market, book)
+                if at_equilibrium and verdict["status"] != "converged":
+                    return Closed("open", None, None, False)
                 instance = self._live_instance(market, book)
-                outcome = book.settle()
+                outcome = {**book.settle(), "verdict": verdict,
+                           "closed_by": "equilibrium" if at_equilibrium else actor}
             else:
                 instance = self._build_instance(conn, market)
                 try:
@@ -805,18 +812,17 @@ class MarketService:
             book = self._books.get(market.id)
         if book is None:
             fields = json.loads(market.fields)
-            book = live.Book(isp_price=float(fields["isp_price"]), epsilon=float(fields["epsilon"]))
+            book = live.Book(isp_price=float(fields["isp_price"]), epsilon=float(fields["epsilon"]),
+                             reserve_policy=str(fields.get("reserve_policy", "sticky")),
+                             reserve_update=str(fields.get("reserve_update", "bid")))
         rows = conn.execute(
             sa.select(LOG.c.id, LOG.c.action, LOG.c.actor, LOG.c.body)
             .where(LOG.c.market_id == market.id, LOG.c.id > book.seq,
-                   LOG.c.action.in_(("offer", "bid")))
+                   LOG.c.action.in_(("offer", "bid", "run")))
             .order_by(LOG.c.id)
         ).all()
         if rows:
-            fresh = live.Book(book.isp_price, book.epsilon, seq=book.seq,
-                              bids_accepted=book.bids_accepted,
-                              sellers={k: live.Seller(v.supply, v.reserve, dict(v.bids))
-                                       for k, v in book.sellers.items()})
+            fresh = book.copy()
             for r in rows:
                 fresh.apply(int(r.id), r.action, r.actor, json.loads(r.body))
             book = fresh
@@ -837,45 +843,159 @@ class MarketService:
                      for sid, s in book.sellers.items() for b, (q, p) in s.bids.items()],
         }
 
-    def live_post(self, who: Identity, action: str, body: Any) -> dict[str, Any]:
+    def live_post(
+        self, who: Identity, action: str, body: Any, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Accept a seller's ``offer`` or a buyer's ``bid`` in a live data market, log it in the
-        same transaction, and answer the caller's new view (its quote or its seller book)."""
+        same transaction, and answer the caller's new view (its quote or its seller book, as
+        the book stands right after this entry).
+
+        A repeated ``idempotency_key`` (per participant) with the same body returns the first
+        answer and changes nothing, even after the market closed; with a different body it is
+        refused (422 on ``Idempotency-Key``), as for sealed reports."""
         if who.mechanism != live.MECHANISM:
             raise Conflict(f"only a {live.MECHANISM} market takes offers and bids")
-        if action == "offer":
+        if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
+            raise InvalidInput("Idempotency-Key", idempotency_key, "1 to 256 characters")
+        if action in ("offer", "run"):
             if who.role != "seller":
-                raise Conflict("only sellers make offers")
-            checked: dict[str, Any] = live.check_offer(body)
+                raise Conflict(f"only sellers {'make offers' if action == 'offer' else 'run'}")
+            checked: dict[str, Any] = live.check_offer(body) if action == "offer" else {}
+            if action == "run" and body not in (None, {}):
+                raise InvalidInput("body", body, "a run has no fields")
         else:
             if who.role != "buyer":
                 raise Conflict("only buyers bid")
             checked = live.check_bid(body)
+        req_hash = _request_hash({"action": action, "body": body})
+        actor = f"participant:{who.pid}"
 
         def run(conn: Connection) -> dict[str, Any]:
             market = self._market(conn, who.market_id, "update")
+            if idempotency_key is not None:
+                hit = conn.execute(_IDEM_FIND, {"b_mid": who.market_id, "b_pids": [who.pid],
+                                                "b_keys": [idempotency_key]}).first()
+                if hit is not None:
+                    if hit.request_hash != req_hash:
+                        raise InvalidInput("Idempotency-Key", idempotency_key,
+                                           f"already used for a different {action}")
+                    stored: dict[str, Any] = json.loads(hit.response)
+                    return stored
             self._require_open(market, time.time())
             book = self._fold(conn, market)
             if action == "bid":
                 book.check_bid_target(checked["seller"])
-            self._log(conn, who.market_id, f"participant:{who.pid}", action, checked)
-            return checked
+            elif action == "run":
+                book.check_bid_target(who.pid)
+            key = conn.execute(
+                _LOG_ADD, {"b_mid": who.market_id, "b_now": time.time(), "b_actor": actor,
+                           "b_action": action, "b_body": _dumps(checked),
+                           "b_key": idempotency_key},
+            ).inserted_primary_key
+            assert key is not None
+            seq = key[0]
+            after = book.copy()  # not cached: this transaction may still roll back
+            after.apply(int(seq), action, actor, checked)
+            answer = after.quote(who.pid) if who.role == "buyer" else after.seller_view(who.pid)
+            if idempotency_key is not None:
+                conn.execute(_IDEM_ADD, {"b_mid": who.market_id, "b_pid": who.pid,
+                                         "b_key": idempotency_key, "b_hash": req_hash,
+                                         "b_code": 200, "b_response": _dumps(answer)})
+            return answer
 
-        self._tx(run)
+        return self._tx(run)
+
+    def _live_verdict(self, conn: Connection, market: Any, book: live.Book) -> dict[str, Any]:
+        """The ε-equilibrium check of the offline simulation
+        (:func:`~specmarket.mechanisms.psp.market.snapshot.check_books`, seed 002 §4.1) on the
+        current book, cached per book state. ``unchecked`` (with the ``reason``) when a buyer
+        has no valuation fields, a seller has not offered yet, or there is no buyer."""
+        with self._books_lock:
+            hit = self._verdicts.get(market.id)
+        if hit is not None and hit[0] == book.seq:
+            return hit[1]
+        rows = conn.execute(
+            sa.select(PARTICIPANTS.c.pid, PARTICIPANTS.c.role, PARTICIPANTS.c.fields)
+            .where(PARTICIPANTS.c.market_id == market.id).order_by(PARTICIPANTS.c.seq)
+        ).all()
+        buyers = [(r.pid, json.loads(r.fields)) for r in rows if r.role == "buyer"]
+        sellers = [r.pid for r in rows if r.role == "seller"]
+        reason = None
+        if not buyers:
+            reason = "no buyer"
+        elif any(not f for _, f in buyers):
+            reason = "a buyer has no valuation fields (value, demand)"
+        elif not sellers or any(pid not in book.sellers for pid in sellers):
+            reason = "a seller has not offered yet"
+        verdict: dict[str, Any]
+        if reason is not None:
+            verdict = {"status": "unchecked", "reason": reason}
+        else:
+            from specmarket.mechanisms.psp.market import DataBuyer
+            from specmarket.mechanisms.psp.market.snapshot import check_books
+
+            specs = [DataBuyer(id=pid, value=f["value"], demand=f["demand"],
+                               elasticity=f.get("elasticity", 0.0)) for pid, f in buyers]
+            runs = book.reserve_update == "run"
+            verdict = check_books(specs, book.books(), book.epsilon, book.isp_price,
+                                  eq27=not runs and book.reserve_policy == "sticky").to_json()
+            if runs:  # would a run of each seller's own reserve rule move its reserve?
+                moves = [sid for sid in book.sellers if book.pending(sid)]
+                verdict["seller_moves"] = moves
+                if moves:
+                    verdict["status"] = "stalled"
+        verdict["seq"] = book.seq
+        with self._books_lock:
+            self._verdicts[market.id] = (book.seq, verdict)
+        return verdict
+
+    def live_settled(self) -> list[str]:
+        """Open live data markets whose ε-equilibrium check holds (for the scheduler). A book
+        is checked once it has not changed for one call (one scheduler tick), and each book
+        state once: the check replies for every buyer, too costly while bids flow."""
         with self._read() as conn:
-            market = self._market(conn, who.market_id)
-            book = self._fold(conn, market)
-        return book.quote(who.pid) if who.role == "buyer" else book.seller_view(who.pid)
+            rows = conn.execute(
+                sa.select(MARKETS).where(MARKETS.c.status == "open",
+                                         MARKETS.c.mechanism == live.MECHANISM)
+            ).all()
+            due = []
+            for market in rows:
+                book = self._fold(conn, market)
+                with self._books_lock:
+                    seen = self._quiet.get(market.id)
+                    self._quiet[market.id] = book.seq
+                if seen != book.seq:
+                    continue
+                if self._live_verdict(conn, market, book)["status"] == "converged":
+                    due.append(market.id)
+        return due
 
-    def live_view(self, market_id: str, who: Identity | None) -> dict[str, Any]:
-        """The live view of a data market: a buyer's quote, a seller's own book, or for the
-        operator (``who`` None) the public part and every seller's book."""
+    def live_view(
+        self, market_id: str, who: Identity | None, known: str | None = None,
+        public: bool = False,
+    ) -> tuple[str, dict[str, Any] | None]:
+        """``(tag, view)``: the live view of a data market — a buyer's quote, a seller's own
+        book, or for the operator (``who`` None) the public part and every seller's book; with
+        ``public`` the public offers only (supply, reserve, units allocated, version per
+        seller). ``tag`` names the market's state (log position and status); the view is
+        ``None`` when it equals ``known`` (nothing changed: an HTTP 304)."""
         with self._read() as conn:
             market = self._market(conn, market_id)
             if market.mechanism != live.MECHANISM:
                 raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
             book = self._fold(conn, market)
+        tag = f'"{book.seq}.{market.status}"'
+        if known is not None and tag in {k.strip().removeprefix("W/") for k in known.split(",")}:
+            return tag, None
+        return tag, self._view(market, book, who, public)
+
+    @staticmethod
+    def _view(market: Any, book: live.Book, who: Identity | None, public: bool) -> dict[str, Any]:
         status = {"status": market.status, "closes_at": market.closes_at,
-                  "epsilon": book.epsilon, "isp_price": book.isp_price}
+                  "epsilon": book.epsilon, "isp_price": book.isp_price,
+                  "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
+        if public:
+            return {**status, **book.public()}
         if who is None:
             return {**status, **book.public(),
                     "books": [book.seller_view(sid) for sid in book.sellers]}

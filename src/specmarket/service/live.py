@@ -27,8 +27,14 @@ Rules (seed 002)
 * The price function buyer ``i`` faces at ``j`` is ``P_i^j(z) = inf{y : D̄^j(y; s_-i) ≥ z}`` with
   ``D̄^j`` of eq. (18) in its "≥" form (what is guaranteed at ``y``, ties included): a step
   function given as ``(z_k, y_k)`` steps.
+* The quote also shows, per seller, the other buyers' bids without their ids (the bid vector
+  ``s_-i^j`` of the auction, which a PSP buyer knows, seed 002 §3.1) and a ``version`` that
+  counts the changes of that seller's book, so that an agent can tell what changed.
 * Settlement: each buyer pays the sum of its costs (positive = pays), each seller is paid the sum
   of the costs of the bids it serves (negative payment); allocations are units per seller.
+* The ε-equilibrium check of the offline simulation (:func:`~specmarket.mechanisms.psp.market.
+  snapshot.check_books`, seed 002 §4.1) runs on :meth:`Book.books`; it needs each buyer's
+  valuation, the operator-set fields of :func:`check_participant_fields`.
 """
 
 from __future__ import annotations
@@ -62,14 +68,23 @@ def _finite(name: str, value: Any, *, positive: bool = False) -> float:
     return x
 
 
-def check_market_fields(fields: Any) -> dict[str, float]:
+RESERVE_POLICIES = ("sticky", "patient")
+RESERVE_UPDATES = ("bid", "run")
+
+
+def check_market_fields(fields: Any) -> dict[str, Any]:
     """The operator's fields of a live data market: ``isp_price`` ``p^κ`` (default 10, the cap
-    of every reserve, §3.4.4) and ``epsilon`` ``ε`` (default 0.01, eq. (27)); nothing else."""
+    of every reserve, §3.4.4), ``epsilon`` ``ε`` (default 0.01, eq. (27)) and
+    ``reserve_policy`` (``sticky``, the default: eq. (27) after every bid; ``patient``: the
+    offline simulation's default rule, see :meth:`Book._update_reserve`) and
+    ``reserve_update`` (``bid``, the default: the reserve rule runs after every accepted bid;
+    ``run``: only when the seller runs its auction, ``POST …/run``, Algorithm 1's step — as the
+    offline simulation's sellers do once per round); nothing else."""
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
         raise InvalidInput("fields", fields, "must be an object")
-    unknown = set(fields) - {"isp_price", "epsilon"}
+    unknown = set(fields) - {"isp_price", "epsilon", "reserve_policy", "reserve_update"}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidInput(f"fields.{name}", fields[name], "unknown field of a data market")
@@ -77,7 +92,51 @@ def check_market_fields(fields: Any) -> dict[str, float]:
     eps = _finite("fields.epsilon", fields.get("epsilon", 0.01), positive=True)
     if eps >= isp:
         raise InvalidInput("fields.epsilon", eps, "must be below isp_price")
-    return {"isp_price": isp, "epsilon": eps}
+    policy = fields.get("reserve_policy", "sticky")
+    if policy not in RESERVE_POLICIES:
+        raise InvalidInput("fields.reserve_policy", policy, "sticky or patient")
+    update = fields.get("reserve_update", "bid")
+    if update not in RESERVE_UPDATES:
+        raise InvalidInput("fields.reserve_update", update, "bid or run")
+    return {"isp_price": isp, "epsilon": eps, "reserve_policy": policy, "reserve_update": update}
+
+
+VALUATION = ("value", "demand", "elasticity")
+
+
+def check_participant_fields(pid: str, role: str, fields: Any) -> dict[str, float]:
+    """Operator-set fields of a live data market's participant: none for a seller; for a buyer
+    either none or its valuation as the offline model names it (:class:`~specmarket.mechanisms.
+    psp.market.DataBuyer`): ``value`` ``θ'(0) > 0``, ``demand`` ``D_i > 0`` and optionally
+    ``elasticity`` in ``[0, 1]`` (default 0). Without them the market's ε-equilibrium cannot be
+    checked (its verdict is ``unchecked``) and it closes only at ``closes_at`` or by the
+    operator."""
+    if fields is None:
+        fields = {}
+    if not isinstance(fields, dict):
+        raise InvalidInput("fields", fields, "must be an object")
+    if role == "seller" or not fields:
+        if fields:
+            name = sorted(fields)[0]
+            raise InvalidInput(f"fields.{name}", fields[name], "a seller has no operator-set field")
+        return {}
+    unknown = set(fields) - set(VALUATION)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInput(f"fields.{name}", fields[name],
+                           "not a buyer field (value, demand, elasticity)")
+    for name in ("value", "demand"):
+        if name not in fields:
+            raise InvalidInput(f"fields.{name}", None, "required with a buyer's valuation")
+    from specmarket.mechanisms.psp.market import DataBuyer
+
+    out = {"value": _finite("fields.value", fields["value"], positive=True),
+           "demand": _finite("fields.demand", fields["demand"], positive=True),
+           "elasticity": _finite("fields.elasticity", fields.get("elasticity", 0.0))}
+    if out["elasticity"] > 1:
+        raise InvalidInput("fields.elasticity", fields["elasticity"], "must be at most 1")
+    DataBuyer(id=pid, value=out["value"], demand=out["demand"], elasticity=out["elasticity"])
+    return out
 
 
 def check_offer(body: Any) -> dict[str, float]:
@@ -117,6 +176,8 @@ class Seller:
     supply: float
     reserve: float
     bids: dict[str, tuple[float, float]] = field(default_factory=dict)
+    version: int = 0  # changes of this seller's book (offers and bids), for agents
+    prev_out: float | None = None  # the outsider price i* of the last run (patient rule)
 
 
 @dataclass
@@ -128,6 +189,8 @@ class Book:
     sellers: dict[str, Seller] = field(default_factory=dict)
     seq: int = 0
     bids_accepted: int = 0
+    reserve_policy: str = "sticky"
+    reserve_update: str = "bid"
 
     # -------------------------------------------------------------- updates (log entries)
 
@@ -135,9 +198,11 @@ class Book:
         """Seller ``seller`` offers ``supply`` with a starting ``reserve`` (replacing an earlier
         offer keeps the bids it received)."""
         old = self.sellers.get(seller)
-        s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids)
+        s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids,
+                   0 if old is None else old.version + 1, None if old is None else old.prev_out)
         self.sellers[seller] = s
-        self._update_reserve(s)
+        if self.reserve_update == "bid":
+            self._update_reserve(s)
 
     def check_bid_target(self, seller: str) -> None:
         """A bid can go only to a seller that has made an offer."""
@@ -153,13 +218,45 @@ class Book:
             s.bids.pop(buyer, None)
         else:
             s.bids[buyer] = (quantity, price)
+        s.version += 1
         self.bids_accepted += 1
+        if self.reserve_update == "bid":
+            self._update_reserve(s)
+
+    def run(self, seller: str) -> None:
+        """Seller ``seller`` runs its auction (Algorithm 1's step): its reserve rule on its
+        current bids (with ``reserve_update = "run"``; after every bid otherwise)."""
+        self.check_bid_target(seller)
+        s = self.sellers[seller]
+        before = s.reserve
         self._update_reserve(s)
+        if s.reserve != before:  # a run that moves nothing changes nothing a buyer sees
+            s.version += 1
+
+    def pending(self, seller: str) -> bool:
+        """Whether a run of ``seller``'s reserve rule now would move its reserve (what the
+        ε-equilibrium check asks of a seller, §4.1)."""
+        twin = self.copy()
+        s = twin.sellers[seller]
+        before = s.reserve
+        twin._update_reserve(s)
+        return abs(s.reserve - before) > 1e-12
 
     def _update_reserve(self, s: Seller) -> None:
+        """The seller's reserve after a run of its auction: ``sticky``, eq. (27),
+        ``p_*^j ← min(max(p_*^j, p_{i*}^j + ε), p^κ)``; ``patient`` (the offline simulation's
+        default, docs/psp.md), raised only when a bid was left outside ``I^j`` in two
+        consecutive runs, to the lower of the two outsider prices + ε — a transient outbid
+        (two buyers crossing) then no longer lifts the reserve for good."""
         q, p = self._arrays(s)
-        s.reserve = reserve_after(s.reserve, outsider_price(q, p, s.supply), self.epsilon,
-                                  self.isp_price, sticky=True)
+        out = outsider_price(q, p, s.supply)
+        if self.reserve_policy == "patient":
+            if out is not None and s.prev_out is not None:
+                s.reserve = reserve_after(s.reserve, min(out, s.prev_out), self.epsilon,
+                                          self.isp_price, sticky=True)
+            s.prev_out = out
+            return
+        s.reserve = reserve_after(s.reserve, out, self.epsilon, self.isp_price, sticky=True)
 
     def apply(self, seq: int, action: str, actor: str, body: Any) -> None:
         """Fold one log entry (``offer`` by ``participant:<id>``, ``bid`` by a buyer)."""
@@ -168,9 +265,22 @@ class Book:
             self.offer(pid, float(body["supply"]), float(body["reserve"]))
         elif action == "bid":
             self.bid(pid, str(body["seller"]), float(body["quantity"]), float(body["price"]))
+        elif action == "run":
+            self.run(pid)
         self.seq = max(self.seq, seq)
 
+    def copy(self) -> Book:
+        """An independent copy (a fold that may be rolled back must not touch a cached book)."""
+        return Book(self.isp_price, self.epsilon,
+                    {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out)
+                     for k, v in self.sellers.items()},
+                    self.seq, self.bids_accepted, self.reserve_policy, self.reserve_update)
+
     # -------------------------------------------------------------- views
+
+    def books(self) -> dict[str, tuple[float, float, dict[str, tuple[float, float]]]]:
+        """Every seller's ``(supply, reserve, bids)``, the input of the ε-equilibrium check."""
+        return {sid: (s.supply, s.reserve, dict(s.bids)) for sid, s in self.sellers.items()}
 
     @staticmethod
     def _arrays(s: Seller, without: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -187,6 +297,11 @@ class Book:
         if not ids:
             return ids, np.zeros(0), np.zeros(0)
         return ids, allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+
+    def _sold(self, s: Seller) -> float:
+        """Units seller ``s`` allocates now (eq. (20)), without the costs."""
+        q, p = self._arrays(s)
+        return float(allocate(q, p, s.supply, s.reserve).sum()) if q.size else 0.0
 
     def price_function(self, seller: str, buyer: str) -> list[tuple[float, float]]:
         """``P_i^j`` as steps ``(z_k, y_k)``: a bid at unit price ``y_k`` is *guaranteed* up to
@@ -212,7 +327,8 @@ class Book:
         s = self.sellers[seller]
         ids, alloc, cost = self._auction(s)
         return {
-            "seller": seller, "supply": s.supply, "reserve": s.reserve,
+            "seller": seller, "supply": s.supply, "reserve": s.reserve, "version": s.version,
+            "pending": self.pending(seller),
             "allocated": float(alloc.sum()), "revenue": float(cost.sum()),
             "bids": [{"buyer": b, "quantity": s.bids[b][0], "price": s.bids[b][1],
                       "allocation": float(a), "cost": float(c)}
@@ -221,8 +337,10 @@ class Book:
 
     def quote(self, buyer: str) -> dict[str, Any]:
         """What ``buyer`` gets and faces: per seller it bid to, its bid, allocation, cost, the
-        reserve and its price function; totals over sellers; and under ``market`` the price
-        function it faces at *every* seller with an offer (what it needs for its reply)."""
+        reserve and its price function; totals over sellers; and under ``market``, for *every*
+        seller with an offer, its supply, reserve, units allocated, book ``version``, the price
+        function the buyer faces there and the other buyers' bids ``[quantity, price]`` without
+        their ids (what its reply needs)."""
         per: list[dict[str, Any]] = []
         for sid, s in self.sellers.items():
             if buyer not in s.bids:
@@ -233,7 +351,9 @@ class Book:
                         "allocation": float(alloc[k]), "cost": float(cost[k]),
                         "reserve": s.reserve, "price_function": self.price_function(sid, buyer)})
         market = [{"seller": sid, "reserve": s.reserve, "supply": s.supply,
-                   "price_function": self.price_function(sid, buyer)}
+                   "allocated": self._sold(s), "version": s.version,
+                   "price_function": self.price_function(sid, buyer),
+                   "bids": [[q, p] for k, (q, p) in s.bids.items() if k != buyer]}
                   for sid, s in self.sellers.items()]
         return {"buyer": buyer, "seq": self.seq, "sellers": per,
                 "allocation": sum(x["allocation"] for x in per),
@@ -242,11 +362,9 @@ class Book:
     def public(self) -> dict[str, Any]:
         """What everyone may see while the market runs: per seller its supply, reserve and the
         quantity allocated (no buyer's bid)."""
-        out = []
-        for sid, s in self.sellers.items():
-            _, alloc, _ = self._auction(s)
-            out.append({"seller": sid, "supply": s.supply, "reserve": s.reserve,
-                        "allocated": float(alloc.sum())})
+        out = [{"seller": sid, "supply": s.supply, "reserve": s.reserve,
+                "allocated": self._sold(s), "version": s.version}
+               for sid, s in self.sellers.items()]
         return {"seq": self.seq, "bids_accepted": self.bids_accepted, "sellers": out}
 
     def settle(self) -> dict[str, Any]:
