@@ -31,6 +31,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from specmarket.mechanisms.adaptive.bandit_value import ScaledArmFamily, TypeGrid
+from specmarket.mechanisms.adaptive.gittins import one_blas_thread
 from specmarket.mechanisms.adaptive.mechanism import capacity, market
 from specmarket.reproductions import ReproContext, Reproduction, ReproResult
 
@@ -55,8 +56,24 @@ def simulate_adaptive(
     Whittle's formula (exact; the per-interval
     log-products are updated incrementally, only the winner's factor changes). The winner moves by
     ``z = Binomial(step, ½) − step/2`` (§V), the end states ``edge``-handled (:func:`move`); the
-    grid's chain must be the same walk (:func:`chain`).
+    grid's chain must be the same walk (:func:`chain`). Runs on one BLAS thread
+    (:func:`~specmarket.mechanisms.adaptive.gittins.one_blas_thread`): the Whittle sums are
+    matrix-vector products, too small for a second thread to pay.
     """
+    with one_blas_thread():
+        return _simulate_adaptive(grid, types, states, rounds, rng, step, edge)
+
+
+def _simulate_adaptive(
+    grid: TypeGrid,
+    types: NDArray[np.int64],
+    states: NDArray[np.int64],
+    rounds: int,
+    rng: np.random.Generator,
+    step: int,
+    edge: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The loop of :func:`simulate_adaptive` (same arguments)."""
     fam = grid.family
     delta = fam.discount
     x = states.copy()

@@ -32,8 +32,9 @@ Katehakis & Veinott 1987, solved exactly by policy iteration) and :func:`gittins
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -175,6 +176,18 @@ def _blas_controller() -> Any:
     _blas_update()  # loads scipy's BLAS
     np.dot(np.ones((2, 2)), np.ones((2, 2)))  # numpy loads its BLAS lazily
     return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with numpy's and scipy's BLAS on one thread (threadpoolctl), then restore
+    the previous setting. For the small products of this subpackage — the Gittins block updates
+    and the simulations' ``(runs × intervals) @ (intervals,)`` Whittle sums — a second OpenBLAS
+    thread costs more CPU than it saves, and on a loaded machine several times the wall time
+    (``docs/adaptive.md``, "BLAS threads"); parallelism comes from the experiment runner's
+    worker processes instead."""
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 PivotBlock = Callable[
