@@ -49,7 +49,6 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator
-from scipy import special, stats
 
 from specmarket.core.spec import Role
 from specmarket.errors import InvalidInput
@@ -988,6 +987,8 @@ def _w_of_exp(c: np.ndarray) -> np.ndarray:
     out = np.empty_like(c)
     small = c <= 500.0
     if small.any():
+        from scipy import special
+
         out[small] = special.lambertw(np.exp(c[small])).real
     big = ~small
     if big.any():
@@ -1126,6 +1127,8 @@ class Exponential(ContinuousDistribution):
 
 def _log_mass(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """``log(Φ(b) − Φ(a))`` for ``a ≤ b`` without cancellation (upper tail via ``Φ(−·)``)."""
+    from scipy import special  # here, not at the top: loading scipy costs ~0.5 s at start-up
+
     a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     out = np.empty(a.shape, dtype=float)
     up = a >= 0
@@ -1202,6 +1205,8 @@ class TruncatedNormal(ContinuousDistribution):
 
     @property
     def mean(self) -> float:
+        from scipy import stats
+
         return float(stats.truncnorm.mean(self._alpha, self._beta, loc=self.mean_, scale=self.sd))
 
     def to_json(self) -> dict[str, Any]:
@@ -1234,6 +1239,8 @@ class TruncatedNormal(ContinuousDistribution):
         return _ret(np.where(inside, dens, 0.0), scalar)
 
     def ppf(self, q: Any) -> Any:
+        from scipy import stats
+
         arr, scalar = _arr(q)
         val = stats.truncnorm.ppf(
             np.clip(arr, 0.0, 1.0), self._alpha, self._beta, loc=self.mean_, scale=self.sd

@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from scipy.special import stdtrit
 
 from specmarket import io
 from specmarket.errors import InvalidInput, SpecmarketError
@@ -279,6 +278,8 @@ def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, floa
     m = float(x.mean())
     if n < 2:
         return m, float("nan"), float("nan")
+    from scipy.special import stdtrit  # here: loading scipy costs ~0.5 s at start-up
+
     half = float(stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / np.sqrt(n))
     return m, m - half, m + half
 
