@@ -42,6 +42,40 @@ def test_incremental_payments_equal_direct() -> None:
         x[rows, w] = np.clip(x[rows, w] + rng2.binomial(2, 0.5, size=40) - 1, 0, 60)
 
 
+def test_simulation_runs_on_one_blas_thread_and_restores_the_setting() -> None:
+    """The simulation limits BLAS to one thread while it runs (its products are too small for
+    a second), leaves the caller's setting as it was, and gives the numbers of an unlimited run."""
+    from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]
+
+    from specmarket.reproductions import adaptive as repro
+
+    grid = market(-30, 30, 2, 0.7, 1.0).grid(np.arange(1, 11, dtype=float))
+    rng = np.random.default_rng(5)
+    types = rng.integers(0, 10, size=(300, 8))
+    states = rng.integers(0, 61, size=(300, 8))
+
+    def blas_threads() -> list[int]:
+        return [int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"]
+
+    seen: list[list[int]] = []
+    loop = repro._simulate_adaptive
+
+    def spy(*args: object) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(blas_threads())
+        return loop(*args)  # type: ignore[arg-type]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        unlimited = loop(grid, types, states, 8, np.random.default_rng(2), 2, "clamp")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(repro, "_simulate_adaptive", spy)
+            limited = simulate_adaptive(grid, types, states, 8, np.random.default_rng(2))
+        assert blas_threads() == before
+    assert seen and all(n == 1 for n in seen[0])
+    np.testing.assert_allclose(limited[0], unlimited[0], rtol=0, atol=0)
+    np.testing.assert_allclose(limited[1], unlimited[1], rtol=1e-12, atol=0)
+
+
 def test_vickrey_baseline() -> None:
     theta = np.array([[1.0, 2.0, 3.0]])
     base = np.array([1.0, 2.0])
