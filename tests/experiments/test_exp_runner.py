@@ -308,6 +308,42 @@ def test_task_pool_block_with_a_failing_task() -> None:
         assert map_tasks(_fail_on_three, [1, 2], workers=1) == [1, 2]
 
 
+def _started_at(task: tuple[int, int]) -> tuple[float, int, float]:
+    import time
+
+    return (time.time(), *_square_with_seed(task))
+
+
+def test_map_tasks_soon_runs_while_the_caller_works_and_gives_the_same_numbers() -> None:
+    """In a started pool the tasks are sent at once: the call returns before they finish, the
+    workers compute them while this process does something else, and the results (task order,
+    numbers) are those of map_tasks. Errors come out of the collecting call."""
+    import time
+
+    from specmarket.experiments.runner import map_tasks, map_tasks_soon, task_pool
+
+    tasks = [(i, 3) for i in range(40)]
+    expected = [_square_with_seed(t) for t in tasks]
+    with task_pool(2) as pool:
+        assert pool is not None
+        map_tasks(_pid_and_square, tasks[:4], workers=2)  # starts the workers
+        collect = map_tasks_soon(_started_at, tasks, workers=2)
+        time.sleep(1.0)  # the caller's own work
+        asked = time.time()
+        got = collect()
+        assert [r[1:] for r in got] == expected
+        assert min(r[0] for r in got) < asked  # the workers began before the results were asked
+        failing = map_tasks_soon(_fail_on_three, list(range(8)), workers=2)
+        with pytest.raises(ValueError, match="three"):
+            failing()
+    # no started pool (or one worker): computed when asked for, in this process
+    lazy = map_tasks_soon(_pid_and_square, tasks, workers=1)
+    assert [r[1:] for r in lazy()] == expected and {r[0] for r in lazy()} == {os.getpid()}
+    with task_pool(2) as fresh:
+        assert [r[1:] for r in map_tasks_soon(_pid_and_square, tasks, workers=2)()] == expected
+        assert fresh is not None and fresh.started
+
+
 def _figure(title: str) -> object:
     from specmarket.reproductions._figures import new_figure
 

@@ -32,7 +32,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -584,6 +584,44 @@ def map_tasks(
         return _pooled(own, fn, items, cost, report)
     finally:
         own.close()
+
+
+def map_tasks_soon(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    workers: int = 1,
+    cost: Callable[[T], float] | None = None,
+) -> Callable[[], list[R]]:
+    """:func:`map_tasks` started now and collected later: returns a function that gives its
+    results (same order, same numbers). Inside a :func:`task_pool` block whose pool has
+    ``workers`` workers and is running, the tasks go to the workers at once (a thread of this
+    process feeds them), so that this process can meanwhile do its own serial work — tables,
+    figures — instead of leaving the workers idle between two parts of a reproduction; anywhere
+    else the tasks are computed when the results are asked for. An error of a task is raised
+    by the returned function."""
+    shared = _TASK_POOL.get()
+    if workers < 2 or shared is None or shared.workers != workers or not shared.started:
+        return lambda: map_tasks(fn, tasks, workers, cost)
+    box: list[list[R]] = []
+    failure: list[BaseException] = []
+    context = copy_context()  # the pool and the progress hook are context variables
+
+    def feed() -> None:
+        try:
+            box.append(context.run(map_tasks, fn, tasks, workers, cost))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=feed, name="specmarket-map-tasks", daemon=True)
+    thread.start()
+
+    def collect() -> list[R]:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return box[0]
+
+    return collect
 
 
 def _pooled(

@@ -384,15 +384,27 @@ def run(ctx: ReproContext) -> ReproResult:
     sizes = [10, 30] if ctx.quick else list(range(10, 101, 10))
     reps = 2 if ctx.quick else 40
     n_sellers, radius = 10, 0.3
-    from specmarket.experiments.runner import map_tasks
+    from specmarket.experiments.runner import map_tasks, map_tasks_soon
 
     # one task per (size, repetition), seeded by both: the experiment runner computes them in
     # ctx.workers processes with identical numbers
     tasks = [(n, rep, n_sellers, radius, ctx.seed) for n in sizes for rep in range(reps)]
+    first = map_tasks(_market_task, tasks, ctx.workers, cost=_market_cost)
+    # second pass — local markets and multi-demand (market size and conflict-graph density),
+    # and the upper-bound table: sent to the workers now, collected after the first pass's
+    # tables and figures are done
+    if ctx.quick:
+        l_sizes, l_reps, l_n, radii = [10, 30], 2, 20, [0.1, 0.5]
+    else:
+        l_sizes, l_reps, l_n, radii = [10, 30, 50, 70, 100], 20, 50, [0.1, 0.2, 0.3, 0.5]
+    ltasks = [(n, rep, n_sellers, radius, ctx.seed) for n in l_sizes for rep in range(l_reps)]
+    ltasks += [(l_n, rep, n_sellers, r, ctx.seed) for r in radii for rep in range(l_reps)]
+    bound_reps = 2 if ctx.quick else 30
+    second: list[tuple[str, LocalTask | BoundTask]] = [("bound", (bound_reps, ctx.seed))]
+    second += [("local", t) for t in ltasks]
+    second_results = map_tasks_soon(_second_task, second, ctx.workers, cost=_second_cost)
     raw = []
-    for (size, rep, *_), res in zip(
-        tasks, map_tasks(_market_task, tasks, ctx.workers, cost=_market_cost), strict=True
-    ):
+    for (size, rep, *_), res in zip(tasks, first, strict=True):
         for mech, vals in res.items():
             raw.append({"buyers": size, "rep": rep, "mechanism": mech, **vals})
     df = pd.DataFrame(raw)
@@ -439,17 +451,8 @@ def run(ctx: ReproContext) -> ReproResult:
         figures[f"{met.replace('_', ' ')} vs number of buyers"] = png
 
     # local markets and multi-demand: market size and conflict-graph density
-    if ctx.quick:
-        l_sizes, l_reps, l_n, radii = [10, 30], 2, 20, [0.1, 0.5]
-    else:
-        l_sizes, l_reps, l_n, radii = [10, 30, 50, 70, 100], 20, 50, [0.1, 0.2, 0.3, 0.5]
-    ltasks = [(n, rep, n_sellers, radius, ctx.seed) for n in l_sizes for rep in range(l_reps)]
-    ltasks += [(l_n, rep, n_sellers, r, ctx.seed) for r in radii for rep in range(l_reps)]
     lraw = []
-    bound_reps = 2 if ctx.quick else 30
-    second: list[tuple[str, LocalTask | BoundTask]] = [("bound", (bound_reps, ctx.seed))]
-    second += [("local", t) for t in ltasks]
-    bound, *lres = map_tasks(_second_task, second, ctx.workers, cost=_second_cost)
+    bound, *lres = second_results()
     ub = pd.DataFrame(bound)
     ub_csv = out / "district_upper_bound.csv"
     ub.to_csv(ub_csv, index=False)
