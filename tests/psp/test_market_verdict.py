@@ -272,6 +272,28 @@ def test_own_cost_with_a_cached_allocation_is_own_cost_fast_bit_for_bit() -> Non
             assert own_cost_with(base, mine, supply, reserve) == own_cost_fast(qp, supply, reserve)
 
 
+def test_own_cost_excl_is_own_cost_fast_on_the_others_bids() -> None:
+    """The strict-improvement test prices a bid with one compiled call on the seller's cached
+    bid matrix (``_Seller.own_cost`` → ``engine.own_cost_excl``): the allocation of
+    ``own_cost_fast`` on ``_Seller.others`` exactly, the eq. (21) cost up to the order of sums."""
+    import numpy as np
+
+    from specmarket.mechanisms.psp.market.engine import own_cost_excl, own_cost_fast
+
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(0, 40))
+        bids = np.column_stack((rng.uniform(0.5, 20, n), rng.choice([1.0, 1.5, 2.0, 2.5], n)))
+        supply, reserve = float(rng.uniform(5, 200)), float(rng.choice([0.05, 1.0, 1.5]))
+        row = int(rng.integers(-1, n)) if n else -1
+        mine = (float(rng.uniform(0.1, 30)), float(rng.choice([1.0, 1.5, 2.2, 2.5])))
+        rest = bids if row < 0 else np.delete(bids, row, axis=0)
+        want = own_cost_fast(np.vstack((rest, np.array([mine]))), supply, reserve)
+        got = own_cost_excl(bids, row, mine, supply, reserve)
+        assert got[0] == want[0]
+        assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-9)
+
+
 @pytest.mark.slow
 def test_spread_run_does_not_depend_on_the_hash_seed() -> None:
     """The utilities of the replies sum over sellers in a fixed order: the same run under two

@@ -24,7 +24,9 @@ import numpy as np
 
 from specmarket.mechanisms.psp.local_auction import reserve_after
 from specmarket.mechanisms.psp.market.engine import (
+    _Book,
     allocate_fast,
+    candidates_fast,
     hint,
     outsider_price_fast,
     own_cost_fast,
@@ -51,6 +53,7 @@ __all__ = [
     "_plan",
     "best_reply_reference",
     "gain",
+    "shop",
     "utility",
 ]
 
@@ -360,12 +363,13 @@ def utility(
             got += a
             cost += c
             continue
-        qp = s.others(spec.id, mine)
-        r = s.reserve
-        if epsilon is not None:
+        if epsilon is None:  # the current reserve: one compiled call on the cached bids
+            a, c = s.own_cost(spec.id, mine)
+        else:
+            qp = s.others(spec.id, mine)
             o = outsider_price_fast(qp, s.supply)
-            r = reserve_after(r, None if math.isnan(o) else o, epsilon, isp_price, sticky)
-        a, c = own_cost_fast(qp, s.supply, r)
+            r = reserve_after(s.reserve, None if math.isnan(o) else o, epsilon, isp_price, sticky)
+            a, c = own_cost_fast(qp, s.supply, r)
         got += a
         cost += c
     return valuation(spec, got) - cost
@@ -400,6 +404,8 @@ def widen(
     isp_price: float,
     foresight: float | None = None,
     sticky: bool = True,
+    limit: int = 0,
+    book: _Book | None = None,
 ) -> tuple[dict[str, float], float, float, float]:
     """``Policy.spread``: the reply, or the same total on a larger consistent pool if that is
     worth more than ε more to the buyer (:func:`gain`).
@@ -409,21 +415,81 @@ def widen(
     buyer pays their displacement (eq. (21)) in full, while asking two sellers for half each
     displaces less and uses data another seller cannot sell; the seed's reply never considers
     it (docs/psp.md, "Efficiency"). Pools of ``n + 1, n + 2, …`` sellers, best available first,
-    at the reply's price (raised to the pool's highest reserve) are tried.
+    at the reply's price (raised to the pool's highest reserve) are tried: all of them, or with
+    ``limit = k > 0`` (``Policy.spread_limit``) only up to ``k`` sellers more than the reply's
+    pool, so that a reply costs ``O(k)`` eq. (21) evaluations instead of ``O(M)`` (``M²`` seller
+    visits). ``book`` (the compiled engine) lists the candidates with
+    :func:`.engine.candidates_fast` instead of :func:`_capacity_candidates` (same list).
     """
     pool, price, isp, x = reply
     if not pool or price <= 0:
         return reply
     total = sum(pool.values())
-    cands = _capacity_candidates(b, active, price, epsilon)
+    if book is None:
+        cands = _capacity_candidates(b, active, price, epsilon)
+    else:
+        cands = candidates_fast(b, book, epsilon, price)
+    last = len(cands) if limit <= 0 else min(len(cands), len(pool) + limit)
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # the others' bids, per seller
     best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky, memo) + epsilon
-    for n in range(len(pool) + 1, len(cands) + 1):
+    for n in range(len(pool) + 1, last + 1):
         if n * cands[n - 1][0] < total - _TOL:
             continue
         y = max(price, max(c[3] for c in cands[:n]))
         alt = ({c[2]: total / n for c in cands[:n]}, y, isp, x)
         g = gain(b, alt, sellers, isp_price, foresight, sticky, memo)
+        if g > best_gain:
+            best, best_gain = alt, g
+    return best
+
+
+def shop(
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    active: list[_Seller],
+    sellers: dict[str, _Seller],
+    epsilon: float,
+    isp_price: float,
+    k: int,
+    book: _Book | None = None,
+) -> tuple[dict[str, float], float, float, float]:
+    """``Policy.shop = k``: the reply, or the same total at the cheapest sellers if that is worth
+    more than ε more to the buyer (:func:`gain`).
+
+    Lemma 3.2 ranks the sellers by the quantity available to the buyer (eq. (18)), and a high
+    bid sees every seller's whole supply: every buyer whose value is high picks the largest
+    seller, whatever its price, and pays its eq. (21) displacement there while a cheaper seller
+    keeps data unsold or sells it to lower values (docs/psp.md, "Scale"). The reply's total on
+    ``n`` sellers (``n`` its pool's size, then ``n + 1``) is also tried at the sellers whose
+    quoted availability covers ``total / n``: of the ``k`` with the lowest reserves, the ``n``
+    whose eq. (21) cost for ``total / n`` at the reply's price is lowest
+    (:meth:`.seller._Seller.own_cost`). At most ``k`` single-seller costs and two utility
+    comparisons per reply (``O(M)`` quotes, compiled with ``book``).
+    """
+    pool, price, isp, x = reply
+    if not pool or price <= 0 or k <= 0:
+        return reply
+    total = sum(pool.values())
+    if book is None:
+        cands = _capacity_candidates(b, active, price, epsilon)
+    else:
+        cands = candidates_fast(b, book, epsilon, price)
+    best, best_gain = reply, -math.inf
+    for n in (len(pool), len(pool) + 1):
+        q = total / n
+        fit = [c for c in cands if n * c[0] >= total - _TOL]
+        if len(fit) < n:
+            continue
+        fit.sort(key=lambda c: (sellers[c[2]].reserve, c[1]))
+        cost = [(sellers[c[2]].own_cost(b.spec.id, (q, max(price, c[3])))[1], c) for c in fit[:k]]
+        cost.sort(key=lambda t: (t[0], t[1][1]))
+        chosen = [c for _, c in cost[:n]]
+        alt = ({c[2]: q for c in chosen}, max(price, max(c[3] for c in chosen)), isp, x)
+        if alt[0].keys() == pool.keys():
+            continue
+        if best_gain == -math.inf:
+            best_gain = gain(b, reply, sellers, isp_price) + epsilon
+        g = gain(b, alt, sellers, isp_price)
         if g > best_gain:
             best, best_gain = alt, g
     return best

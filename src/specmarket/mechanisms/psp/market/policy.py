@@ -85,13 +85,17 @@ class Policy:
     foresight: bool = False
     winner_cap: bool = False
     spread: bool = False
-    descend: bool = False
+    spread_limit: int = 0
+    descend: int = 0
+    rise_limit: int = 0
+    patience: int = 2
+    shop: int = 0
 
     @property
     def reserve_rule(self) -> bool:
         """Whether the reserve rule differs from eq. (27) (the verdict then checks the seller's
         own rule, not eq. (27))."""
-        return self.winner_cap or self.descend
+        return self.winner_cap or self.descend > 0 or self.rise_limit > 0
 
 
 POLICIES: dict[str, Policy] = {
@@ -120,7 +124,7 @@ POLICIES: dict[str, Policy] = {
         final_sweep=True,
         winner_cap=True,
         spread=True,
-        descend=True,
+        descend=1,
     ),
 }
 PolicyName = Literal[

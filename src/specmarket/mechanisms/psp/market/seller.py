@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from specmarket.mechanisms.psp.local_auction import reserve_after
-from specmarket.mechanisms.psp.market.engine import allocate_fast, outsider_price_fast
+from specmarket.mechanisms.psp.market.engine import (
+    allocate_fast,
+    outsider_price_fast,
+    own_cost_excl,
+)
 
 if TYPE_CHECKING:
     from specmarket.mechanisms.psp.market.engine import _Book
@@ -47,22 +51,37 @@ class _Seller:
     _qp: np.ndarray | None = None  # the bids as a matrix (:meth:`others`), None when stale
     _row: dict[str, int] = field(default_factory=dict)
     naive: bool = False
-    _prev_out: float | None = None
+    _outs: list[float] = field(default_factory=list)  # outsider prices of the last runs
+    floor: float = 0.0  # lowest level of the next descent (Policy.descend = 2)
     strikes: int = 0  # price-war runs since the reserve last rose (Policy.second_strike)
     _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
 
-    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
-        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
-        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+    def _matrix(self) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` in dictionary order (cached)."""
         if self._qp is None:
             n = len(self.bids)
             flat = itertools.chain.from_iterable(self.bids.values())
             self._qp = np.fromiter(flat, float, 2 * n).reshape(n, 2)
             self._row = {k: i for i, k in enumerate(self.bids)}
+        return self._qp
+
+    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
+        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+        self._matrix()
+        assert self._qp is not None
         k = self._row.get(buyer)
         qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
         return np.vstack((qp, np.array([mine], dtype=float)))
+
+    def own_cost(self, buyer: str, mine: tuple[float, float]) -> tuple[float, float]:
+        """``buyer``'s eq. (20) allocation and eq. (21) cost here if it bid ``mine`` instead of
+        its bid, the others' bids as they are, at the current reserve: one compiled call
+        (:func:`.engine.own_cost_excl`) on the cached bid matrix, the numbers of
+        ``own_cost_fast(self.others(buyer, mine), supply, reserve)`` up to the order of sums."""
+        qp = self._matrix()
+        return own_cost_excl(qp, self._row.get(buyer, -1), mine, self.supply, self.reserve)
 
     def set_bid(self, buyer: str, q: float, p: float) -> None:
         if q <= 0:
@@ -113,7 +132,9 @@ class _Seller:
         patient: bool = False,
         second_strike: int = 0,
         winner_cap: bool = False,
-        descend: bool = False,
+        descend: int = 0,
+        rise_limit: int = 0,
+        patience: int = 2,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -139,15 +160,18 @@ class _Seller:
         o = outsider_price_fast(qp, self.supply)
         out = None if math.isnan(o) else o
         before = self.reserve
-        if patient:
-            if out is not None and self._prev_out is not None:
-                self.reserve = min(max(self.reserve, min(out, self._prev_out) + epsilon), cap)
-            self._prev_out = out
+        if patient:  # outsiders in the last ``patience`` runs: the lowest of them + ε
+            self._outs = [] if out is None else [*self._outs, out][-patience:]
+            if len(self._outs) >= patience:
+                self.reserve = min(max(self.reserve, min(self._outs) + epsilon), cap)
         else:
             self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
         if winner_cap and self.reserve > before + _TOL:
             self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
+            if self._limit_rise(before, epsilon, rise_limit):
+                a = allocate_fast(qp, self.supply, self.reserve)
+                self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
             self._descend(qp, a, epsilon, descend)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
@@ -159,20 +183,38 @@ class _Seller:
             self.strikes += 1
             if self.strikes >= second_strike:
                 self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
+        self._limit_rise(before, epsilon, rise_limit)
         if self.reserve > before + _TOL:
             self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
         self._descend(qp, a, epsilon, descend)
 
-    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
-        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it."""
+    def _limit_rise(self, before: float, epsilon: float, rise_limit: int) -> bool:
+        """``Policy.rise_limit = k > 0``: one run raises the reserve by at most ``k · ε``."""
+        if rise_limit <= 0 or self.reserve <= before + rise_limit * epsilon + _TOL:
+            return False
+        self.reserve = before + rise_limit * epsilon
+        return True
+
+    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: int) -> None:
+        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it.
+
+        ``on = 2`` (ratchet): not below ``floor``, which each descent sets to its level + ε, so
+        the levels a seller descends to strictly rise and it descends finitely often.
+        """
         if not on or self.supply - float(a.sum()) <= 1e-9:
             return
         below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
         if not below.any():
             return
-        self.reserve = max(epsilon, float(qp[below, 1].max()))
+        level = max(epsilon, float(qp[below, 1].max()))
+        if on == 2:
+            level = max(level, self.floor)
+            if level >= self.reserve - 1e-12:
+                return
+            self.floor = level + epsilon
+        self.reserve = level
         a = allocate_fast(qp, self.supply, self.reserve)
         self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
@@ -184,13 +226,17 @@ class _Seller:
         patient: bool,
         second_strike: int,
         winner_cap: bool = False,
-        descend: bool = False,
+        descend: int = 0,
+        rise_limit: int = 0,
+        patience: int = 2,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
-        twin.run_auction(epsilon, cap, sticky, patient, second_strike, winner_cap, descend)
+        twin.run_auction(
+            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit, patience
+        )
         return abs(twin.reserve - self.reserve) > _TOL
 
     @property
