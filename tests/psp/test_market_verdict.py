@@ -118,7 +118,7 @@ def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
 
 def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
     names = {"seed-only", "stabilised", "converging", "foresight", "ascending"}
-    assert set(POLICIES) == names | {"capped", "spread", "efficient"}
+    assert set(POLICIES) == names | {"capped", "spread", "descending", "efficient"}
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
@@ -207,6 +207,57 @@ def test_a_patient_seller_raises_at_the_second_look_and_would_move_says_so() -> 
     s.run_auction(0.05, 5.0, sticky=True, patient=True)
     assert s.reserve == pytest.approx(1.05)
     assert not s.would_move(0.05, 5.0, True, True, 0)
+
+
+def test_rise_limit_turns_the_reserve_jump_into_a_clock_of_k_eps_steps() -> None:
+    """``Policy.rise_limit = k``: the patient rule's jump to ``p_{i*} + ε`` (here 1.05) is cut
+    to ``k · ε`` per run, and the seller keeps climbing while the outsider stays."""
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    for k, (q, p) in enumerate([(8.0, 2.0), (8.0, 1.5), (3.0, 1.0)]):
+        s.set_bid(f"b{k}", q, p)
+    seen = []
+    for _ in range(6):
+        s.run_auction(0.05, 5.0, sticky=True, patient=True, rise_limit=2)
+        seen.append(round(s.reserve, 9))
+    assert seen == [0.05, 0.15, 0.25, 0.35, 0.45, 0.55]
+    assert s.would_move(0.05, 5.0, True, True, 0, rise_limit=2)
+
+
+def test_compiled_candidates_and_a_bounded_spread_match_the_reference() -> None:
+    """``engine.candidates_fast`` lists the sellers of ``buyer._capacity_candidates`` (same
+    numbers, same order) mid-run, and ``widen`` with ``limit = k`` tries at most ``k`` sellers
+    more than the reply's pool (the same reply with either candidate list)."""
+    from specmarket.mechanisms.psp.market import engine, simulation
+    from specmarket.mechanisms.psp.market.buyer import _capacity_candidates, widen
+
+    m = random_market(40, 12, 3, policy="spread", max_rounds=6)
+    run = simulation._Run(m, reference=False, naive=False)
+    for t in range(6):
+        _, new = run.join(t)
+        acting = run.who_acts(new, sweep=False)
+        changes = run.buyers_move(acting, fresh=False)
+        ran, lots = run.sellers_move(changes, [])
+        run.wake(t, acting, ran, lots)
+    assert run.book is not None
+    run.book.set_reserves()
+    compared = 0
+    for b in run.active_b:
+        for y in (0.5, b.price or 1.0, min(b.spec.value, 5.0)):
+            assert engine.candidates_fast(b, run.book, 0.05, y) == _capacity_candidates(
+                b, run.active_s, y, 0.05
+            )
+        reply = run.reply(b, fresh=False)
+        if not reply[0]:
+            continue
+        compared += 1
+        args = (run.active_s, run.sellers, 0.05, 5.0)
+        for k in (1, 2):
+            fast = widen(b, reply, *args, None, True, k, run.book)
+            assert fast == widen(b, reply, *args, None, True, k, None)
+            assert len(fast[0]) <= max(len(reply[0]) + k, len(reply[0]))
+    assert compared > 10
 
 
 def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:

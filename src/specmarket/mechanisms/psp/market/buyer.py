@@ -53,7 +53,6 @@ __all__ = [
     "_plan",
     "best_reply_reference",
     "gain",
-    "shop",
     "utility",
 ]
 
@@ -442,54 +441,3 @@ def widen(
             best, best_gain = alt, g
     return best
 
-
-def shop(
-    b: _Buyer,
-    reply: tuple[dict[str, float], float, float, float],
-    active: list[_Seller],
-    sellers: dict[str, _Seller],
-    epsilon: float,
-    isp_price: float,
-    k: int,
-    book: _Book | None = None,
-) -> tuple[dict[str, float], float, float, float]:
-    """``Policy.shop = k``: the reply, or the same total at the cheapest sellers if that is worth
-    more than ε more to the buyer (:func:`gain`).
-
-    Lemma 3.2 ranks the sellers by the quantity available to the buyer (eq. (18)), and a high
-    bid sees every seller's whole supply: every buyer whose value is high picks the largest
-    seller, whatever its price, and pays its eq. (21) displacement there while a cheaper seller
-    keeps data unsold or sells it to lower values (docs/psp.md, "Scale"). The reply's total on
-    ``n`` sellers (``n`` its pool's size, then ``n + 1``) is also tried at the sellers whose
-    quoted availability covers ``total / n``: of the ``k`` with the lowest reserves, the ``n``
-    whose eq. (21) cost for ``total / n`` at the reply's price is lowest
-    (:meth:`.seller._Seller.own_cost`). At most ``k`` single-seller costs and two utility
-    comparisons per reply (``O(M)`` quotes, compiled with ``book``).
-    """
-    pool, price, isp, x = reply
-    if not pool or price <= 0 or k <= 0:
-        return reply
-    total = sum(pool.values())
-    if book is None:
-        cands = _capacity_candidates(b, active, price, epsilon)
-    else:
-        cands = candidates_fast(b, book, epsilon, price)
-    best, best_gain = reply, -math.inf
-    for n in (len(pool), len(pool) + 1):
-        q = total / n
-        fit = [c for c in cands if n * c[0] >= total - _TOL]
-        if len(fit) < n:
-            continue
-        fit.sort(key=lambda c: (sellers[c[2]].reserve, c[1]))
-        cost = [(sellers[c[2]].own_cost(b.spec.id, (q, max(price, c[3])))[1], c) for c in fit[:k]]
-        cost.sort(key=lambda t: (t[0], t[1][1]))
-        chosen = [c for _, c in cost[:n]]
-        alt = ({c[2]: q for c in chosen}, max(price, max(c[3] for c in chosen)), isp, x)
-        if alt[0].keys() == pool.keys():
-            continue
-        if best_gain == -math.inf:
-            best_gain = gain(b, reply, sellers, isp_price) + epsilon
-        g = gain(b, alt, sellers, isp_price)
-        if g > best_gain:
-            best, best_gain = alt, g
-    return best

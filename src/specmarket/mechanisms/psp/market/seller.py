@@ -51,8 +51,7 @@ class _Seller:
     _qp: np.ndarray | None = None  # the bids as a matrix (:meth:`others`), None when stale
     _row: dict[str, int] = field(default_factory=dict)
     naive: bool = False
-    _outs: list[float] = field(default_factory=list)  # outsider prices of the last runs
-    floor: float = 0.0  # lowest level of the next descent (Policy.descend = 2)
+    _prev_out: float | None = None
     strikes: int = 0  # price-war runs since the reserve last rose (Policy.second_strike)
     _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
@@ -132,9 +131,8 @@ class _Seller:
         patient: bool = False,
         second_strike: int = 0,
         winner_cap: bool = False,
-        descend: int = 0,
+        descend: bool = False,
         rise_limit: int = 0,
-        patience: int = 2,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -160,18 +158,16 @@ class _Seller:
         o = outsider_price_fast(qp, self.supply)
         out = None if math.isnan(o) else o
         before = self.reserve
-        if patient:  # outsiders in the last ``patience`` runs: the lowest of them + ε
-            self._outs = [] if out is None else [*self._outs, out][-patience:]
-            if len(self._outs) >= patience:
-                self.reserve = min(max(self.reserve, min(self._outs) + epsilon), cap)
+        if patient:
+            if out is not None and self._prev_out is not None:
+                self.reserve = min(max(self.reserve, min(out, self._prev_out) + epsilon), cap)
+            self._prev_out = out
         else:
             self.reserve = reserve_after(self.reserve, out, epsilon, cap, sticky)
         if winner_cap and self.reserve > before + _TOL:
             self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
-            if self._limit_rise(before, epsilon, rise_limit):
-                a = allocate_fast(qp, self.supply, self.reserve)
-                self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
+            self._limit_rise(before, epsilon, rise_limit)
             self._descend(qp, a, epsilon, descend)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
@@ -190,31 +186,22 @@ class _Seller:
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
         self._descend(qp, a, epsilon, descend)
 
-    def _limit_rise(self, before: float, epsilon: float, rise_limit: int) -> bool:
-        """``Policy.rise_limit = k > 0``: one run raises the reserve by at most ``k · ε``."""
-        if rise_limit <= 0 or self.reserve <= before + rise_limit * epsilon + _TOL:
-            return False
-        self.reserve = before + rise_limit * epsilon
-        return True
+    def _limit_rise(self, before: float, epsilon: float, rise_limit: int) -> None:
+        """``Policy.rise_limit = k > 0``: one run raises the reserve by at most ``k · ε`` (an
+        ascending clock instead of eq. (27)'s jump to ``p_{i*} + ε``)."""
+        if rise_limit > 0 and self.reserve > before + rise_limit * epsilon + _TOL:
+            self.reserve = before + rise_limit * epsilon
 
-    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: int) -> None:
+    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
         """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it.
 
-        ``on = 2`` (ratchet): not below ``floor``, which each descent sets to its level + ε, so
-        the levels a seller descends to strictly rise and it descends finitely often.
         """
         if not on or self.supply - float(a.sum()) <= 1e-9:
             return
         below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
         if not below.any():
             return
-        level = max(epsilon, float(qp[below, 1].max()))
-        if on == 2:
-            level = max(level, self.floor)
-            if level >= self.reserve - 1e-12:
-                return
-            self.floor = level + epsilon
-        self.reserve = level
+        self.reserve = max(epsilon, float(qp[below, 1].max()))
         a = allocate_fast(qp, self.supply, self.reserve)
         self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
@@ -226,16 +213,15 @@ class _Seller:
         patient: bool,
         second_strike: int,
         winner_cap: bool = False,
-        descend: int = 0,
+        descend: bool = False,
         rise_limit: int = 0,
-        patience: int = 2,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
         twin.run_auction(
-            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit, patience
+            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit
         )
         return abs(twin.reserve - self.reserve) > _TOL
 

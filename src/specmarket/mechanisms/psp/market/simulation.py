@@ -34,7 +34,6 @@ from specmarket.mechanisms.psp.market.buyer import (
     _lot_wakes,
     best_reply_reference,
     gain,
-    shop,
     widen,
 )
 from specmarket.mechanisms.psp.market.engine import _Book, best_reply_fast
@@ -159,7 +158,7 @@ class _Run:
         pol = self.policy
         return s.would_move(
             self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-            pol.descend, pol.rise_limit, pol.patience,
+            pol.descend, pol.rise_limit,
         )  # fmt: skip
 
     def pending(self) -> bool:
@@ -220,11 +219,6 @@ class _Run:
             fs = self.eps if self.policy.foresight else None
             args = (self.active_s, self.sellers, self.eps, self.cap, fs, self.sticky)
             reply = widen(b, reply, *args, self.policy.spread_limit, self.book)
-        if self.policy.shop:
-            reply = shop(
-                b, reply, self.active_s, self.sellers, self.eps, self.cap, self.policy.shop,
-                self.book,
-            )  # fmt: skip
         return reply
 
     def send(self, b: _Buyer, reply: Reply, fresh: bool) -> list[dict[str, Any]]:
@@ -268,7 +262,7 @@ class _Run:
             pol = self.policy
             s.run_auction(
                 self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-                pol.descend, pol.rise_limit, pol.patience,
+                pol.descend, pol.rise_limit,
             )  # fmt: skip
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
