@@ -118,7 +118,7 @@ def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
 
 def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
     names = {"seed-only", "stabilised", "converging", "foresight", "ascending"}
-    assert set(POLICIES) == names | {"capped", "spread", "descending", "efficient"}
+    assert set(POLICIES) == names | {"capped", "spread", "descending", "clock", "efficient"}
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
@@ -388,3 +388,30 @@ def test_the_states_of_the_three_efficiency_losses_quoted_in_the_docs() -> None:
     r = simulate(random_market(10, 3, 160, elastic=False, policy="efficient"))
     assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.7811, abs=1e-4)
     assert sold(r, "s1") == pytest.approx(50.761, abs=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy", "rounds", "messages", "eff", "unsold", "above"),
+    [
+        ("converging", 153, 8_470_791, 0.9846, 0.027, 83),
+        ("descending", 427, 16_322_833, 0.9948, 0.008, 17),
+        ("clock", 847, 41_443_968, 0.9976, 0.0015, 0),
+    ],
+)
+def test_scale_diagnosis_quoted_in_the_docs(
+    policy: str, rounds: int, messages: int, eff: float, unsold: float, above: int
+) -> None:
+    """docs/psp.md, "Why large markets lose welfare": 1,000 × 100, seed 0. Under the default
+    rules the loss is data left unsold at sellers whose reserves ended above the optimum's
+    shadow price λ; ``descend`` lets those reserves fall and recovers most of it."""
+    m = random_market(1000, 100, 0, max_rounds=3000, policy=policy)  # type: ignore[arg-type]
+    r = simulate(m)
+    assert (r.status, r.rounds, r.messages) == ("converged", rounds, messages)
+    assert r.efficiency == pytest.approx(eff, abs=5e-5)
+    supply = {s.id: s.supply for s in m.sellers}
+    sold = sum(r.outcome.allocation[j] for j in supply)
+    assert 1 - sold / sum(supply.values()) == pytest.approx(unsold, abs=5e-4)
+    reserves = r.outcome.details["reserves"]
+    lam = r.optimum.price
+    assert sum(reserves[j] > lam + m.epsilon for j in supply) == above

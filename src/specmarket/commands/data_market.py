@@ -90,7 +90,8 @@ def register(app: typer.Typer) -> None:
                 "--policy",
                 help=(
                     "Stabilisers (docs/psp.md, Policies): seed-only, stabilised, converging "
-                    "(default), foresight, ascending, capped, spread, descending or efficient."
+                    "(default), foresight, ascending, capped, spread, descending, clock or "
+                    "efficient."
                 ),
             ),
         ] = None,

@@ -7,8 +7,9 @@ deafness that earlier versions of this simulation grew to reach convergence more
 (``second_strike = 8``) and the final sweep; ``ascending`` fires the price-war rule at the second
 war (faster, less efficient); ``foresight`` values a reply at the reserve it will trigger;
 ``capped``, ``spread``, ``descending`` (``converging`` + ``descend``, the rule that recovers the
-welfare large markets lose to reserves left above the clearing price) and ``efficient`` change
-the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"). Whatever
+welfare large markets lose to reserves left above the clearing price), ``clock`` (``descending``
+with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
+change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
 """
@@ -81,8 +82,7 @@ class Policy:
     rise_limit
         ``k > 0``: one run of a seller raises its reserve by at most ``k · ε`` (eq. (27), the
         patient rule and the price-war rule alike), an ascending clock instead of the jump to
-        ``p_{i*} + ε``; ``0``: no limit. Measured at scale in docs/psp.md ("Scale"); no named
-        policy uses it.
+        ``p_{i*} + ε``; ``0``: no limit. Policy ``clock`` (docs/psp.md, "Scale").
     """
 
     name: str
@@ -130,6 +130,14 @@ POLICIES: dict[str, Policy] = {
     "descending": Policy(
         "descending", strict_improvement=True, second_strike=8, final_sweep=True, descend=True
     ),
+    "clock": Policy(
+        "clock",
+        strict_improvement=True,
+        second_strike=8,
+        final_sweep=True,
+        descend=True,
+        rise_limit=1,
+    ),
     "efficient": Policy(
         "efficient",
         strict_improvement=True,
@@ -149,5 +157,6 @@ PolicyName = Literal[
     "capped",
     "spread",
     "descending",
+    "clock",
     "efficient",
 ]
