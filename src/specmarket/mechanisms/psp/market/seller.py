@@ -83,12 +83,18 @@ class _Seller:
         return own_cost_excl(qp, self._row.get(buyer, -1), mine, self.supply, self.reserve)
 
     def set_bid(self, buyer: str, q: float, p: float) -> None:
+        row = self._row.get(buyer) if self._qp is not None else None
         if q <= 0:
             self.bids.pop(buyer, None)
+            self._qp = None
         else:
             self.bids[buyer] = (q, p)
+            if row is None:  # a new bidder: the matrix is rebuilt when next needed
+                self._qp = None
+            else:  # a changed bid keeps its place in the dictionary, and its row
+                assert self._qp is not None
+                self._qp[row, 0], self._qp[row, 1] = q, p
         self._dirty = True
-        self._qp = None
         if self.book is not None:
             self.book.dirty.add(self.rank)
 
