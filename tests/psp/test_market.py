@@ -340,6 +340,8 @@ def _same_run(m: DataMarket) -> None:
         (6, {"policy": "seed-only", "reserve_policy": "sticky"}),
         (7, {"policy": "stabilised", "order": "synchronous"}),
         (8, {"policy": "ascending"}),
+        (9, {"policy": "spread"}),
+        (10, {"policy": "efficient", "order": "synchronous"}),
     ],
 )
 def test_compiled_replies_match_per_seller_reference(seed: int, options: dict) -> None:

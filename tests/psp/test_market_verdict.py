@@ -118,7 +118,7 @@ def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
 
 def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
     names = {"seed-only", "stabilised", "converging", "foresight", "ascending"}
-    assert set(POLICIES) == names | {"capped", "spread", "efficient"}
+    assert set(POLICIES) == names | {"capped", "spread", "descending", "clock", "efficient"}
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
@@ -209,6 +209,57 @@ def test_a_patient_seller_raises_at_the_second_look_and_would_move_says_so() -> 
     assert not s.would_move(0.05, 5.0, True, True, 0)
 
 
+def test_rise_limit_turns_the_reserve_jump_into_a_clock_of_k_eps_steps() -> None:
+    """``Policy.rise_limit = k``: the patient rule's jump to ``p_{i*} + ε`` (here 1.05) is cut
+    to ``k · ε`` per run, and the seller keeps climbing while the outsider stays."""
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.05)
+    for k, (q, p) in enumerate([(8.0, 2.0), (8.0, 1.5), (3.0, 1.0)]):
+        s.set_bid(f"b{k}", q, p)
+    seen = []
+    for _ in range(6):
+        s.run_auction(0.05, 5.0, sticky=True, patient=True, rise_limit=2)
+        seen.append(round(s.reserve, 9))
+    assert seen == [0.05, 0.15, 0.25, 0.35, 0.45, 0.55]
+    assert s.would_move(0.05, 5.0, True, True, 0, rise_limit=2)
+
+
+def test_compiled_candidates_and_a_bounded_spread_match_the_reference() -> None:
+    """``engine.candidates_fast`` lists the sellers of ``buyer._capacity_candidates`` (same
+    numbers, same order) mid-run, and ``widen`` with ``limit = k`` tries at most ``k`` sellers
+    more than the reply's pool (the same reply with either candidate list)."""
+    from specmarket.mechanisms.psp.market import engine, simulation
+    from specmarket.mechanisms.psp.market.buyer import _capacity_candidates, widen
+
+    m = random_market(40, 12, 3, policy="spread", max_rounds=6)
+    run = simulation._Run(m, reference=False, naive=False)
+    for t in range(6):
+        _, new = run.join(t)
+        acting = run.who_acts(new, sweep=False)
+        changes = run.buyers_move(acting, fresh=False)
+        ran, lots = run.sellers_move(changes, [])
+        run.wake(t, acting, ran, lots)
+    assert run.book is not None
+    run.book.set_reserves()
+    compared = 0
+    for b in run.active_b:
+        for y in (0.5, b.price or 1.0, min(b.spec.value, 5.0)):
+            assert engine.candidates_fast(b, run.book, 0.05, y) == _capacity_candidates(
+                b, run.active_s, y, 0.05
+            )
+        reply = run.reply(b, fresh=False)
+        if not reply[0]:
+            continue
+        compared += 1
+        args = (run.active_s, run.sellers, 0.05, 5.0)
+        for k in (1, 2):
+            fast = widen(b, reply, *args, None, True, k, run.book)
+            assert fast == widen(b, reply, *args, None, True, k, None)
+            assert len(fast[0]) <= max(len(reply[0]) + k, len(reply[0]))
+    assert compared > 10
+
+
 def test_price_war_rule_raises_the_reserve_at_the_kth_war_only() -> None:
     from specmarket.mechanisms.psp.market import _Seller
 
@@ -272,6 +323,28 @@ def test_own_cost_with_a_cached_allocation_is_own_cost_fast_bit_for_bit() -> Non
             assert own_cost_with(base, mine, supply, reserve) == own_cost_fast(qp, supply, reserve)
 
 
+def test_own_cost_excl_is_own_cost_fast_on_the_others_bids() -> None:
+    """The strict-improvement test prices a bid with one compiled call on the seller's cached
+    bid matrix (``_Seller.own_cost`` → ``engine.own_cost_excl``): the allocation of
+    ``own_cost_fast`` on ``_Seller.others`` exactly, the eq. (21) cost up to the order of sums."""
+    import numpy as np
+
+    from specmarket.mechanisms.psp.market.engine import own_cost_excl, own_cost_fast
+
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(0, 40))
+        bids = np.column_stack((rng.uniform(0.5, 20, n), rng.choice([1.0, 1.5, 2.0, 2.5], n)))
+        supply, reserve = float(rng.uniform(5, 200)), float(rng.choice([0.05, 1.0, 1.5]))
+        row = int(rng.integers(-1, n)) if n else -1
+        mine = (float(rng.uniform(0.1, 30)), float(rng.choice([1.0, 1.5, 2.2, 2.5])))
+        rest = bids if row < 0 else np.delete(bids, row, axis=0)
+        want = own_cost_fast(np.vstack((rest, np.array([mine]))), supply, reserve)
+        got = own_cost_excl(bids, row, mine, supply, reserve)
+        assert got[0] == want[0]
+        assert got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-9)
+
+
 @pytest.mark.slow
 def test_spread_run_does_not_depend_on_the_hash_seed() -> None:
     """The utilities of the replies sum over sellers in a fixed order: the same run under two
@@ -315,3 +388,30 @@ def test_the_states_of_the_three_efficiency_losses_quoted_in_the_docs() -> None:
     r = simulate(random_market(10, 3, 160, elastic=False, policy="efficient"))
     assert r.rounds == 7 and r.outcome.details["reserves"]["s1"] == pytest.approx(2.7811, abs=1e-4)
     assert sold(r, "s1") == pytest.approx(50.761, abs=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy", "rounds", "messages", "eff", "unsold", "above"),
+    [
+        ("converging", 153, 8_470_791, 0.9846, 0.027, 83),
+        ("descending", 427, 16_322_833, 0.9948, 0.008, 17),
+        ("clock", 847, 41_443_968, 0.9976, 0.0015, 0),
+    ],
+)
+def test_scale_diagnosis_quoted_in_the_docs(
+    policy: str, rounds: int, messages: int, eff: float, unsold: float, above: int
+) -> None:
+    """docs/psp.md, "Why large markets lose welfare": 1,000 × 100, seed 0. Under the default
+    rules the loss is data left unsold at sellers whose reserves ended above the optimum's
+    shadow price λ; ``descend`` lets those reserves fall and recovers most of it."""
+    m = random_market(1000, 100, 0, max_rounds=3000, policy=policy)  # type: ignore[arg-type]
+    r = simulate(m)
+    assert (r.status, r.rounds, r.messages) == ("converged", rounds, messages)
+    assert r.efficiency == pytest.approx(eff, abs=5e-5)
+    supply = {s.id: s.supply for s in m.sellers}
+    sold = sum(r.outcome.allocation[j] for j in supply)
+    assert 1 - sold / sum(supply.values()) == pytest.approx(unsold, abs=5e-4)
+    reserves = r.outcome.details["reserves"]
+    lam = r.optimum.price
+    assert sum(reserves[j] > lam + m.epsilon for j in supply) == above

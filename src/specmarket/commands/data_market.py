@@ -88,7 +88,11 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--policy",
-                help="Stabilisers: seed-only, stabilised, converging, foresight or ascending.",
+                help=(
+                    "Stabilisers (docs/psp.md, Policies): seed-only, stabilised, converging "
+                    "(default), foresight, ascending, capped, spread, descending, clock or "
+                    "efficient."
+                ),
             ),
         ] = None,
         max_rounds: Annotated[int | None, typer.Option("--max-rounds", help="Round limit.")] = None,

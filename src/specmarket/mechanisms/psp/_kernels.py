@@ -718,3 +718,37 @@ def outsider_price(qp, supply):  # type: ignore[no-untyped-def]
         if qp[order[k], 1] < boundary - AUCTION_TOL:
             return qp[order[k], 1]
     return np.nan
+
+
+@njit(cache=CACHE)
+def own_cost_excl(bids, k, q, p, supply, reserve):  # type: ignore[no-untyped-def]
+    """A bidder's eq. (20) allocation and eq. (21) cost at one seller if it bid ``(q, p)``.
+
+    ``bids`` is the seller's bid vector (rows ``(quantity, price)``, dictionary order) and ``k``
+    the bidder's own row (``-1``: none); the bid vector used is ``bids`` without row ``k`` plus
+    ``(q, p)`` last, as ``market._Seller.others`` builds it. Then, as ``engine.own_cost_fast``:
+    ``c = Σ_k p_k [a_k(without) − a_k(with)] + p_* [unsold(without) − unsold(with)]``, with the
+    sums taken left to right (numpy's dot and pairwise sums may differ in the last bits).
+    """
+    n = bids.shape[0]
+    m = n - 1 if k >= 0 else n
+    qp = np.empty((m + 1, 2))
+    r = 0
+    for i in range(n):
+        if i != k:
+            qp[r, 0] = bids[i, 0]
+            qp[r, 1] = bids[i, 1]
+            r += 1
+    qp[m, 0] = q
+    qp[m, 1] = p
+    with_ = allocate(qp, supply, reserve)
+    mine = with_[m]
+    if mine <= 1e-12:
+        return 0.0, 0.0
+    without = allocate(qp[:m], supply, reserve)
+    cost = 0.0
+    unsold = mine
+    for i in range(m):
+        cost += qp[i, 1] * (without[i] - with_[i])
+        unsold += with_[i] - without[i]
+    return mine, cost + reserve * unsold

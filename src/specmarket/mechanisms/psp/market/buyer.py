@@ -24,7 +24,9 @@ import numpy as np
 
 from specmarket.mechanisms.psp.local_auction import reserve_after
 from specmarket.mechanisms.psp.market.engine import (
+    _Book,
     allocate_fast,
+    candidates_fast,
     hint,
     outsider_price_fast,
     own_cost_fast,
@@ -360,12 +362,13 @@ def utility(
             got += a
             cost += c
             continue
-        qp = s.others(spec.id, mine)
-        r = s.reserve
-        if epsilon is not None:
+        if epsilon is None:  # the current reserve: one compiled call on the cached bids
+            a, c = s.own_cost(spec.id, mine)
+        else:
+            qp = s.others(spec.id, mine)
             o = outsider_price_fast(qp, s.supply)
-            r = reserve_after(r, None if math.isnan(o) else o, epsilon, isp_price, sticky)
-        a, c = own_cost_fast(qp, s.supply, r)
+            r = reserve_after(s.reserve, None if math.isnan(o) else o, epsilon, isp_price, sticky)
+            a, c = own_cost_fast(qp, s.supply, r)
         got += a
         cost += c
     return valuation(spec, got) - cost
@@ -400,6 +403,8 @@ def widen(
     isp_price: float,
     foresight: float | None = None,
     sticky: bool = True,
+    limit: int = 0,
+    book: _Book | None = None,
 ) -> tuple[dict[str, float], float, float, float]:
     """``Policy.spread``: the reply, or the same total on a larger consistent pool if that is
     worth more than ε more to the buyer (:func:`gain`).
@@ -409,16 +414,24 @@ def widen(
     buyer pays their displacement (eq. (21)) in full, while asking two sellers for half each
     displaces less and uses data another seller cannot sell; the seed's reply never considers
     it (docs/psp.md, "Efficiency"). Pools of ``n + 1, n + 2, …`` sellers, best available first,
-    at the reply's price (raised to the pool's highest reserve) are tried.
+    at the reply's price (raised to the pool's highest reserve) are tried: all of them, or with
+    ``limit = k > 0`` (``Policy.spread_limit``) only up to ``k`` sellers more than the reply's
+    pool, so that a reply costs ``O(k)`` eq. (21) evaluations instead of ``O(M)`` (``M²`` seller
+    visits). ``book`` (the compiled engine) lists the candidates with
+    :func:`.engine.candidates_fast` instead of :func:`_capacity_candidates` (same list).
     """
     pool, price, isp, x = reply
     if not pool or price <= 0:
         return reply
     total = sum(pool.values())
-    cands = _capacity_candidates(b, active, price, epsilon)
+    if book is None:
+        cands = _capacity_candidates(b, active, price, epsilon)
+    else:
+        cands = candidates_fast(b, book, epsilon, price)
+    last = len(cands) if limit <= 0 else min(len(cands), len(pool) + limit)
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # the others' bids, per seller
     best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky, memo) + epsilon
-    for n in range(len(pool) + 1, len(cands) + 1):
+    for n in range(len(pool) + 1, last + 1):
         if n * cands[n - 1][0] < total - _TOL:
             continue
         y = max(price, max(c[3] for c in cands[:n]))
@@ -427,3 +440,4 @@ def widen(
         if g > best_gain:
             best, best_gain = alt, g
     return best
+

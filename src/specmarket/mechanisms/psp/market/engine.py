@@ -27,8 +27,10 @@ __all__ = [
     "_Book",
     "allocate_fast",
     "best_reply_fast",
+    "candidates_fast",
     "hint",
     "outsider_price_fast",
+    "own_cost_excl",
     "own_cost_fast",
     "own_cost_with",
     "probe",
@@ -60,6 +62,16 @@ def own_cost_fast(qp: np.ndarray, supply: float, reserve: float) -> tuple[float,
     diff = without - with_[:-1]
     unsold_diff = float(with_.sum()) - float(without.sum())
     return mine, float(np.dot(qp[:-1, 1], diff)) + reserve * unsold_diff
+
+
+def own_cost_excl(
+    bids: np.ndarray, row: int, mine: tuple[float, float], supply: float, reserve: float
+) -> tuple[float, float]:
+    """:func:`own_cost_fast` of ``bids`` without row ``row`` (``-1``: none) plus ``mine`` last,
+    in one compiled call (:func:`.._kernels.own_cost_excl`: no array is built in Python; the
+    eq. (21) sums are taken left to right, so the last bits may differ from numpy's)."""
+    got, cost = _kernels.own_cost_excl(bids, row, mine[0], mine[1], supply, reserve)
+    return float(got), float(cost)
 
 
 def own_cost_with(
@@ -181,6 +193,36 @@ class _Book:
 
     def set_reserves(self) -> None:
         self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)
+
+
+def candidates_fast(
+    b: _Buyer, book: _Book, epsilon: float, y: float
+) -> list[tuple[float, int, str, float]]:
+    """:func:`.buyer._capacity_candidates` over the book's active sellers at price ``y``:
+    (available, rank, id, effective price), best first, from one compiled pass (the same
+    eq. (18) arithmetic, :func:`.._kernels.quotes`; the tests compare the two)."""
+    book.refresh()
+    own_q, own_p = book.own_q, book.own_p
+    mine = []
+    for j in b.pool:
+        r = book.rank_of[j]
+        own = book.sellers[r].bids.get(b.spec.id)
+        if own is not None:
+            own_q[r], own_p[r] = own
+            mine.append(r)
+    try:
+        usable = np.flatnonzero(book.active).astype(np.int64)
+        a, ix, yy = _kernels.quotes(
+            book.price, book.cum, book.start, book.count, book.supply, book.reserve, usable,
+            own_q, own_p, epsilon, y,
+        )  # fmt: skip
+    finally:
+        for r in mine:
+            own_q[r] = 0.0
+            own_p[r] = -np.inf
+    order = _kernels.best_first(a, ix, np.arange(a.size))
+    ids = book.ids
+    return [(float(a[k]), int(ix[k]), ids[ix[k]], float(yy[k])) for k in order.tolist()]
 
 
 def best_reply_fast(

@@ -5,7 +5,11 @@
 deafness that earlier versions of this simulation grew to reach convergence more often;
 ``converging`` (the default) adds the strict-improvement requirement, the price-war reserve rule
 (``second_strike = 8``) and the final sweep; ``ascending`` fires the price-war rule at the second
-war (faster, less efficient); ``foresight`` values a reply at the reserve it will trigger. Whatever
+war (faster, less efficient); ``foresight`` values a reply at the reserve it will trigger;
+``capped``, ``spread``, ``descending`` (``converging`` + ``descend``, the rule that recovers the
+welfare large markets lose to reserves left above the clearing price), ``clock`` (``descending``
+with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
+change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
 """
@@ -68,9 +72,17 @@ class Policy:
     spread
         A reply may ask a larger consistent pool than Lemma 3.2's fewest sellers, for the same
         total, when that is worth more than ε more to the buyer (:func:`.buyer.widen`).
+    spread_limit
+        ``k > 0``: ``spread`` tries pools of at most ``k`` sellers more than Lemma 3.2's, so a
+        reply costs ``O(k)`` eq. (21) evaluations instead of up to ``M``; ``0``: every larger
+        consistent pool (no named policy bounds it yet; docs/psp.md, "Scale").
     descend
         A seller left with unsold data while some bids lie below its reserve lowers the reserve
         to the highest of them: the sticky reserve remembers a demand that has moved elsewhere.
+    rise_limit
+        ``k > 0``: one run of a seller raises its reserve by at most ``k · ε`` (eq. (27), the
+        patient rule and the price-war rule alike), an ascending clock instead of the jump to
+        ``p_{i*} + ε``; ``0``: no limit. Policy ``clock`` (docs/psp.md, "Scale").
     """
 
     name: str
@@ -85,13 +97,15 @@ class Policy:
     foresight: bool = False
     winner_cap: bool = False
     spread: bool = False
+    spread_limit: int = 0
     descend: bool = False
+    rise_limit: int = 0
 
     @property
     def reserve_rule(self) -> bool:
         """Whether the reserve rule differs from eq. (27) (the verdict then checks the seller's
         own rule, not eq. (27))."""
-        return self.winner_cap or self.descend
+        return self.winner_cap or self.descend or self.rise_limit > 0
 
 
 POLICIES: dict[str, Policy] = {
@@ -113,6 +127,17 @@ POLICIES: dict[str, Policy] = {
         winner_cap=True,
         spread=True,
     ),
+    "descending": Policy(
+        "descending", strict_improvement=True, second_strike=8, final_sweep=True, descend=True
+    ),
+    "clock": Policy(
+        "clock",
+        strict_improvement=True,
+        second_strike=8,
+        final_sweep=True,
+        descend=True,
+        rise_limit=1,
+    ),
     "efficient": Policy(
         "efficient",
         strict_improvement=True,
@@ -131,5 +156,7 @@ PolicyName = Literal[
     "ascending",
     "capped",
     "spread",
+    "descending",
+    "clock",
     "efficient",
 ]

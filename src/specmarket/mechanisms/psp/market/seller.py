@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from specmarket.mechanisms.psp.local_auction import reserve_after
-from specmarket.mechanisms.psp.market.engine import allocate_fast, outsider_price_fast
+from specmarket.mechanisms.psp.market.engine import (
+    allocate_fast,
+    outsider_price_fast,
+    own_cost_excl,
+)
 
 if TYPE_CHECKING:
     from specmarket.mechanisms.psp.market.engine import _Book
@@ -52,25 +56,45 @@ class _Seller:
     _partial: dict[str, tuple[float, float]] | None = None  # partially served bids, last run
     book: _Book | None = None
 
-    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
-        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
-        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+    def _matrix(self) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` in dictionary order (cached)."""
         if self._qp is None:
             n = len(self.bids)
             flat = itertools.chain.from_iterable(self.bids.values())
             self._qp = np.fromiter(flat, float, 2 * n).reshape(n, 2)
             self._row = {k: i for i, k in enumerate(self.bids)}
+        return self._qp
+
+    def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
+        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+        self._matrix()
+        assert self._qp is not None
         k = self._row.get(buyer)
         qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
         return np.vstack((qp, np.array([mine], dtype=float)))
 
+    def own_cost(self, buyer: str, mine: tuple[float, float]) -> tuple[float, float]:
+        """``buyer``'s eq. (20) allocation and eq. (21) cost here if it bid ``mine`` instead of
+        its bid, the others' bids as they are, at the current reserve: one compiled call
+        (:func:`.engine.own_cost_excl`) on the cached bid matrix, the numbers of
+        ``own_cost_fast(self.others(buyer, mine), supply, reserve)`` up to the order of sums."""
+        qp = self._matrix()
+        return own_cost_excl(qp, self._row.get(buyer, -1), mine, self.supply, self.reserve)
+
     def set_bid(self, buyer: str, q: float, p: float) -> None:
+        row = self._row.get(buyer) if self._qp is not None else None
         if q <= 0:
             self.bids.pop(buyer, None)
+            self._qp = None
         else:
             self.bids[buyer] = (q, p)
+            if row is None:  # a new bidder: the matrix is rebuilt when next needed
+                self._qp = None
+            else:  # a changed bid keeps its place in the dictionary, and its row
+                assert self._qp is not None
+                self._qp[row, 0], self._qp[row, 1] = q, p
         self._dirty = True
-        self._qp = None
         if self.book is not None:
             self.book.dirty.add(self.rank)
 
@@ -114,6 +138,7 @@ class _Seller:
         second_strike: int = 0,
         winner_cap: bool = False,
         descend: bool = False,
+        rise_limit: int = 0,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -148,6 +173,7 @@ class _Seller:
         if winner_cap and self.reserve > before + _TOL:
             self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
+            self._limit_rise(before, epsilon, rise_limit)
             self._descend(qp, a, epsilon, descend)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
@@ -159,14 +185,23 @@ class _Seller:
             self.strikes += 1
             if self.strikes >= second_strike:
                 self.reserve = min(max(self.reserve, float(qp[short, 1].max()) + epsilon), cap)
+        self._limit_rise(before, epsilon, rise_limit)
         if self.reserve > before + _TOL:
             self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
         self._descend(qp, a, epsilon, descend)
 
+    def _limit_rise(self, before: float, epsilon: float, rise_limit: int) -> None:
+        """``Policy.rise_limit = k > 0``: one run raises the reserve by at most ``k · ε`` (an
+        ascending clock instead of eq. (27)'s jump to ``p_{i*} + ε``)."""
+        if rise_limit > 0 and self.reserve > before + rise_limit * epsilon + _TOL:
+            self.reserve = before + rise_limit * epsilon
+
     def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
-        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it."""
+        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it.
+
+        """
         if not on or self.supply - float(a.sum()) <= 1e-9:
             return
         below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
@@ -185,12 +220,15 @@ class _Seller:
         second_strike: int,
         winner_cap: bool = False,
         descend: bool = False,
+        rise_limit: int = 0,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
-        twin.run_auction(epsilon, cap, sticky, patient, second_strike, winner_cap, descend)
+        twin.run_auction(
+            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit
+        )
         return abs(twin.reserve - self.reserve) > _TOL
 
     @property

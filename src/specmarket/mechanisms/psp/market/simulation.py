@@ -158,7 +158,7 @@ class _Run:
         pol = self.policy
         return s.would_move(
             self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-            pol.descend,
+            pol.descend, pol.rise_limit,
         )  # fmt: skip
 
     def pending(self) -> bool:
@@ -218,7 +218,7 @@ class _Run:
         if self.policy.spread:
             fs = self.eps if self.policy.foresight else None
             args = (self.active_s, self.sellers, self.eps, self.cap, fs, self.sticky)
-            reply = widen(b, reply, *args)
+            reply = widen(b, reply, *args, self.policy.spread_limit, self.book)
         return reply
 
     def send(self, b: _Buyer, reply: Reply, fresh: bool) -> list[dict[str, Any]]:
@@ -262,7 +262,7 @@ class _Run:
             pol = self.policy
             s.run_auction(
                 self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-                pol.descend,
+                pol.descend, pol.rise_limit,
             )  # fmt: skip
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
