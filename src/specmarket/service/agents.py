@@ -193,10 +193,10 @@ class Agent:
         self._held = float(quote["allocation"]) + self.buyer.isp
         bids_out = self.buyer.move(books, fresh=fresh)
         self._idle, self._idle_fresh = not bids_out, fresh
-        for b in bids_out:
-            await self._post(client, "POST", "bid", {"seller": b["seller"],
-                                                     "quantity": float(b["quantity"]),
-                                                     "price": float(b["price"])})
+        if bids_out:  # the whole move as one message: nobody sees it half-way
+            await self._post(client, "POST", "bids", {"bids": [
+                {"seller": b["seller"], "quantity": float(b["quantity"]),
+                 "price": float(b["price"])} for b in bids_out]})
         return bool(bids_out)
 
 

@@ -612,6 +612,20 @@ def build_router() -> APIRouter:
         ident = who.require_participant(market_id)
         return _service(request).live_post(ident, "bid", body, idempotency_key)
 
+    @router.post("/markets/{market_id}/bids", response_model=dict[str, Any])
+    def post_bids(
+        market_id: str, body: dict[str, Any], who: Who, request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
+    ) -> dict[str, Any]:
+        """A buyer's whole move ``{"bids": [{"seller", "quantity", "price"}, …]}`` (at most one
+        bid per seller), accepted together: one transaction, one log entry, so no reader sees
+        the book half-way through it; each bid as for ``POST …/bid``. Answers the buyer's
+        quote after the move. ``Idempotency-Key`` honoured as for reports."""
+        ident = who.require_participant(market_id)
+        return _service(request).live_post(ident, "bids", body, idempotency_key)
+
     @router.post("/markets/{market_id}/run", response_model=dict[str, Any])
     def post_run(
         market_id: str, who: Who, request: Request,
@@ -797,8 +811,8 @@ async def _scheduler(service: MarketService, interval: float) -> None:
         try:
             for market_id in await run_in_threadpool(service.due_markets):
                 await run_in_threadpool(service.close, market_id, SCHEDULER)
-            for market_id in await run_in_threadpool(service.live_settled):
-                await run_in_threadpool(service.close, market_id, SCHEDULER, True)
+            for market_id, seq in await run_in_threadpool(service.live_settled):
+                await run_in_threadpool(service.close, market_id, SCHEDULER, True, seq)
         except Exception:  # keep the loop alive; the next tick retries
             log.exception("scheduler tick failed")
 

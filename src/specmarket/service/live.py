@@ -18,7 +18,8 @@ Rules (seed 002)
 ----------------
 * A seller ``j`` offers ``supply`` units ``D^j`` with a starting ``reserve`` ``p_*^j``.
 * A buyer ``i`` sends seller ``j`` a bid ``s_i^j = (d_i^j, p_i^j)``; a new bid to the same seller
-  replaces the earlier one; quantity 0 withdraws it.
+  replaces the earlier one; quantity 0 withdraws it. A buyer's whole move (its bids to several
+  sellers, §3.4.1) may come as one ``bids`` entry, applied bid by bid but seen by nobody half-way.
 * After each accepted bid, seller ``j``'s reserve follows eq. (27),
   ``p_*^j ← min(max(p_*^j, p_{i*}^j + ε), p^κ)`` with ``i*`` the highest bid outside the minimal
   covering set of eq. (25) (``sticky``: it never falls).
@@ -67,6 +68,8 @@ def _finite(name: str, value: Any, *, positive: bool = False) -> float:
         raise InvalidInput(name, value, "must be positive" if positive else "must be >= 0")
     return x
 
+
+BOOK_ACTIONS = ("offer", "bid", "bids", "run")  # the log entries a book folds
 
 RESERVE_POLICIES = ("sticky", "patient")
 RESERVE_UPDATES = ("bid", "run")
@@ -152,21 +155,50 @@ def check_offer(body: Any) -> dict[str, float]:
             "reserve": _finite("reserve", body.get("reserve", 0.0))}
 
 
-def check_bid(body: Any) -> dict[str, Any]:
-    """A buyer's bid ``{"seller": id, "quantity": d >= 0, "price": p >= 0}``."""
+def check_bid(body: Any, where: str = "") -> dict[str, Any]:
+    """A buyer's bid ``{"seller": id, "quantity": d >= 0, "price": p >= 0}`` (``where``
+    prefixes the field names of an error, e.g. ``bids[2].``)."""
     if not isinstance(body, dict):
-        raise InvalidInput("body", body, "must be an object")
+        raise InvalidInput(where.rstrip(".") or "body", body, "must be an object")
     unknown = set(body) - {"seller", "quantity", "price"}
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], None, "not a field of a bid")
+        raise InvalidInput(where + sorted(unknown)[0], None, "not a field of a bid")
     seller = body.get("seller")
     if not isinstance(seller, str) or not seller:
-        raise InvalidInput("seller", seller, "must be a seller's id")
+        raise InvalidInput(where + "seller", seller, "must be a seller's id")
     for name in ("quantity", "price"):
         if name not in body:
-            raise InvalidInput(name, None, "required")
-    return {"seller": seller, "quantity": _finite("quantity", body["quantity"]),
-            "price": _finite("price", body["price"])}
+            raise InvalidInput(where + name, None, "required")
+    return {"seller": seller, "quantity": _finite(where + "quantity", body["quantity"]),
+            "price": _finite(where + "price", body["price"])}
+
+
+MAX_BIDS = 10_000
+
+
+def check_bids(body: Any) -> dict[str, Any]:
+    """A buyer's move as one message, ``{"bids": [bid, …]}``: its bids to several sellers
+    (seed 002 §3.4.1: a buyer's consistent bids, the same price in every auction of its pool),
+    each as in :func:`check_bid`, at most one per seller. They are accepted together, in one
+    transaction and one log entry, so nobody — the scheduler's ε-equilibrium check included —
+    ever sees the book half-way through the move."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body", body, "must be an object")
+    unknown = set(body) - {"bids"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], None, "not a field of a move (bids)")
+    bids = body.get("bids")
+    if not isinstance(bids, list) or not bids:
+        raise InvalidInput("bids", bids, "must be a non-empty list of bids")
+    if len(bids) > MAX_BIDS:
+        raise InvalidInput("bids", len(bids), f"at most {MAX_BIDS} bids")
+    out = [check_bid(b, f"bids[{k}].") for k, b in enumerate(bids)]
+    seen: set[str] = set()
+    for k, b in enumerate(out):
+        if b["seller"] in seen:
+            raise InvalidInput(f"bids[{k}].seller", b["seller"], "a second bid to this seller")
+        seen.add(b["seller"])
+    return {"bids": out}
 
 
 @dataclass
@@ -204,10 +236,10 @@ class Book:
         if self.reserve_update == "bid":
             self._update_reserve(s)
 
-    def check_bid_target(self, seller: str) -> None:
+    def check_bid_target(self, seller: str, where: str = "") -> None:
         """A bid can go only to a seller that has made an offer."""
         if seller not in self.sellers:
-            raise InvalidInput("seller", seller, "no offer from this seller (yet)")
+            raise InvalidInput(where + "seller", seller, "no offer from this seller (yet)")
 
     def bid(self, buyer: str, seller: str, quantity: float, price: float) -> None:
         """Buyer ``buyer``'s bid to ``seller`` replaces its earlier one there; then the seller's
@@ -259,12 +291,16 @@ class Book:
         s.reserve = reserve_after(s.reserve, out, self.epsilon, self.isp_price, sticky=True)
 
     def apply(self, seq: int, action: str, actor: str, body: Any) -> None:
-        """Fold one log entry (``offer`` by ``participant:<id>``, ``bid`` by a buyer)."""
+        """Fold one log entry (``offer`` and ``run`` by a seller ``participant:<id>``, ``bid``
+        and ``bids`` by a buyer)."""
         pid = actor.split(":", 1)[1] if actor.startswith("participant:") else actor
         if action == "offer":
             self.offer(pid, float(body["supply"]), float(body["reserve"]))
         elif action == "bid":
             self.bid(pid, str(body["seller"]), float(body["quantity"]), float(body["price"]))
+        elif action == "bids":  # one move: its bids in order, as if sent one by one
+            for b in body["bids"]:
+                self.bid(pid, str(b["seller"]), float(b["quantity"]), float(b["price"]))
         elif action == "run":
             self.run(pid)
         self.seq = max(self.seq, seq)
