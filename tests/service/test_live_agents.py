@@ -61,7 +61,7 @@ def run_live(url: str, m: DataMarket, update: str, policy: str | None
                       timeout=120) as c:
         log = full_log(c, market)
     sent = sum(a.sent for a in agents)
-    assert sum(1 for e in log if e["action"] in ("offer", "bid", "run")) == sent  # all logged
+    assert sum(1 for e in log if e["action"] in ("offer", "bids", "run")) == sent  # all logged
     assert [e["actor"] for e in log if e["action"] == "close"] == ["scheduler"]
     return outcome, passes, messages, seconds
 

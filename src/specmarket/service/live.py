@@ -210,6 +210,21 @@ class Seller:
     bids: dict[str, tuple[float, float]] = field(default_factory=dict)
     version: int = 0  # changes of this seller's book (offers and bids), for agents
     prev_out: float | None = None  # the outsider price i* of the last run (patient rule)
+    # what every view of this book shares, for one state (version, reserve, supply): the
+    # auction (ids, eq. (20), eq. (21)), the price function P^j over *all* bids and the bid
+    # vector — a quote needs the buyer-specific ones only at the few sellers it bid to
+    cached: tuple[tuple[int, float, float], _Shared] | None = field(
+        default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Shared:
+    ids: list[str]
+    alloc: np.ndarray
+    cost: np.ndarray
+    allocated: float
+    price_function: list[tuple[float, float]]
+    bids: list[list[float]]
 
 
 @dataclass
@@ -308,8 +323,8 @@ class Book:
     def copy(self) -> Book:
         """An independent copy (a fold that may be rolled back must not touch a cached book)."""
         return Book(self.isp_price, self.epsilon,
-                    {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out)
-                     for k, v in self.sellers.items()},
+                    {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out,
+                               v.cached) for k, v in self.sellers.items()},
                     self.seq, self.bids_accepted, self.reserve_policy, self.reserve_update)
 
     # -------------------------------------------------------------- views
@@ -326,18 +341,31 @@ class Book:
         arr = np.asarray(items, dtype=float)
         return arr[:, 0], arr[:, 1]
 
-    def _auction(self, s: Seller) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Buyer ids, allocations (eq. (20)) and costs (eq. (21)) at seller ``s``."""
+    def _shared(self, s: Seller) -> _Shared:
+        """What the views of seller ``s`` share in its current state, computed once per state
+        (a bid, an offer or a reserve that moved is a new state; :attr:`Seller.cached`)."""
+        key = (s.version, s.reserve, s.supply)
+        if s.cached is not None and s.cached[0] == key:
+            return s.cached[1]
         ids = list(s.bids)
         q, p = self._arrays(s)
-        if not ids:
-            return ids, np.zeros(0), np.zeros(0)
-        return ids, allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+        if ids:
+            alloc, cost = allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+        else:
+            alloc, cost = np.zeros(0), np.zeros(0)
+        shared = _Shared(ids, alloc, cost, float(alloc.sum()), self._steps(s, q, p),
+                         [[bq, bp] for bq, bp in s.bids.values()])
+        s.cached = (key, shared)
+        return shared
+
+    def _auction(self, s: Seller) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Buyer ids, allocations (eq. (20)) and costs (eq. (21)) at seller ``s``."""
+        shared = self._shared(s)
+        return shared.ids, shared.alloc, shared.cost
 
     def _sold(self, s: Seller) -> float:
         """Units seller ``s`` allocates now (eq. (20)), without the costs."""
-        q, p = self._arrays(s)
-        return float(allocate(q, p, s.supply, s.reserve).sum()) if q.size else 0.0
+        return self._shared(s).allocated
 
     def price_function(self, seller: str, buyer: str) -> list[tuple[float, float]]:
         """``P_i^j`` as steps ``(z_k, y_k)``: a bid at unit price ``y_k`` is *guaranteed* up to
@@ -345,7 +373,13 @@ class Book:
         eq. (18) used by the best reply (:mod:`specmarket.mechanisms.psp.replies`) — at the
         reserve and at ``ε`` above each other admitted bid (a new price must differ by ``ε``)."""
         s = self.sellers[seller]
+        if buyer not in s.bids:
+            return list(self._shared(s).price_function)
         q, p = self._arrays(s, without=buyer)
+        return self._steps(s, q, p)
+
+    def _steps(self, s: Seller, q: np.ndarray, p: np.ndarray) -> list[tuple[float, float]]:
+        """The steps of :meth:`price_function` on the bids ``(q, p)`` at seller ``s``."""
         ok = (p >= s.reserve - 1e-12) & (p > 0) & (q > 0)
         q, p = q[ok], p[ok]
         prices = sorted({s.reserve, *[float(x) + self.epsilon for x in p]})
@@ -378,19 +412,23 @@ class Book:
         function the buyer faces there and the other buyers' bids ``[quantity, price]`` without
         their ids (what its reply needs)."""
         per: list[dict[str, Any]] = []
+        market = []
         for sid, s in self.sellers.items():
-            if buyer not in s.bids:
-                continue
-            ids, alloc, cost = self._auction(s)
-            k = ids.index(buyer)
-            per.append({"seller": sid, "quantity": s.bids[buyer][0], "price": s.bids[buyer][1],
-                        "allocation": float(alloc[k]), "cost": float(cost[k]),
-                        "reserve": s.reserve, "price_function": self.price_function(sid, buyer)})
-        market = [{"seller": sid, "reserve": s.reserve, "supply": s.supply,
-                   "allocated": self._sold(s), "version": s.version,
-                   "price_function": self.price_function(sid, buyer),
-                   "bids": [[q, p] for k, (q, p) in s.bids.items() if k != buyer]}
-                  for sid, s in self.sellers.items()]
+            shared = self._shared(s)
+            if buyer in s.bids:  # the few sellers of its pool: views of its own
+                k = shared.ids.index(buyer)
+                steps = self.price_function(sid, buyer)
+                per.append({"seller": sid, "quantity": s.bids[buyer][0],
+                            "price": s.bids[buyer][1], "allocation": float(shared.alloc[k]),
+                            "cost": float(shared.cost[k]), "reserve": s.reserve,
+                            "price_function": steps})
+                bids = [[q, p] for b, (q, p) in s.bids.items() if b != buyer]
+            else:
+                steps = list(shared.price_function)
+                bids = [list(x) for x in shared.bids]
+            market.append({"seller": sid, "reserve": s.reserve, "supply": s.supply,
+                           "allocated": shared.allocated, "version": s.version,
+                           "price_function": list(steps), "bids": bids})
         return {"buyer": buyer, "seq": self.seq, "sellers": per,
                 "allocation": sum(x["allocation"] for x in per),
                 "cost": sum(x["cost"] for x in per), "market": market}
