@@ -399,3 +399,11 @@ def test_a_move_of_several_bids_is_one_entry_and_folds_as_its_bids(client: Any) 
     assert _log_count(client, market, "bids") == 1  # a refused move changes nothing
     r = client.post(f"/v1/markets/{market}/bids", json=move, headers=bearer(tok["s1"]))
     assert r.status_code == 409
+    r = client.post(f"/v1/markets/{market}/bids", json=move,
+                    headers={**bearer(tok["C"]), "Prefer": "return=minimal"})
+    assert r.status_code == 200 and r.headers["Preference-Applied"] == "return=minimal"
+    assert r.json()["buyer"] == "C" and r.json()["bids"] == 2
+    log = client.get(f"/v1/markets/{market}/log", headers=op_headers()).json()["entries"]
+    assert log[-1]["seq"] == r.json()["seq"] and log[-1]["action"] == "bids"
+    quote = client.get(f"/v1/markets/{market}/quotes", headers=bearer(tok["C"])).json()
+    assert {s["seller"] for s in quote["sellers"]} == {"s1", "s2"}

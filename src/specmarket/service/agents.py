@@ -86,10 +86,14 @@ class Agent:
         return f"{self.url}/v1/markets/{self.market}"
 
     async def _post(self, client: httpx.AsyncClient, method: str, path: str,
-                    body: dict[str, Any]) -> None:
-        """Send one offer or bid with a fresh ``Idempotency-Key``; a lost connection is retried
-        with the same key (the service then answers the first acknowledgement again)."""
+                    body: dict[str, Any], minimal: bool = False) -> None:
+        """Send one offer or move with a fresh ``Idempotency-Key``; a lost connection is
+        retried with the same key (the service then answers the first acknowledgement again).
+        ``minimal``: ask for the short answer (``Prefer: return=minimal``), which the agent does
+        not read anyway."""
         head = {**self.head, "Idempotency-Key": secrets.token_hex(12)}
+        if minimal:
+            head["Prefer"] = "return=minimal"
         for attempt in range(3):
             try:
                 r = await client.request(method, f"{self.base}/{path}", headers=head, json=body)
@@ -196,7 +200,7 @@ class Agent:
         if bids_out:  # the whole move as one message: nobody sees it half-way
             await self._post(client, "POST", "bids", {"bids": [
                 {"seller": b["seller"], "quantity": float(b["quantity"]),
-                 "price": float(b["price"])} for b in bids_out]})
+                 "price": float(b["price"])} for b in bids_out]}, minimal=True)
         return bool(bids_out)
 
 

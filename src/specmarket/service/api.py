@@ -618,13 +618,22 @@ def build_router() -> APIRouter:
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", max_length=256)
         ] = None,
-    ) -> dict[str, Any]:
+        prefer: Annotated[str | None, Header(alias="Prefer", max_length=256)] = None,
+    ) -> Any:
         """A buyer's whole move ``{"bids": [{"seller", "quantity", "price"}, …]}`` (at most one
         bid per seller), accepted together: one transaction, one log entry, so no reader sees
         the book half-way through it; each bid as for ``POST …/bid``. Answers the buyer's
-        quote after the move. ``Idempotency-Key`` honoured as for reports."""
+        quote after the move; with ``Prefer: return=minimal`` (RFC 7240) only
+        ``{"buyer", "seq", "bids"}`` (its log position and the number of bids accepted), for
+        an agent that reads its quote when it next moves. ``Idempotency-Key`` honoured as for
+        reports (a replay answers what the first request was answered)."""
         ident = who.require_participant(market_id)
-        return _service(request).live_post(ident, "bids", body, idempotency_key)
+        minimal = prefer is not None and "return=minimal" in prefer.replace(" ", "").lower()
+        answer = _service(request).live_post(ident, "bids", body, idempotency_key,
+                                             minimal=minimal)
+        if minimal:
+            return JSONResponse(answer, headers={"Preference-Applied": "return=minimal"})
+        return answer
 
     @router.post("/markets/{market_id}/run", response_model=dict[str, Any])
     def post_run(

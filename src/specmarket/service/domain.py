@@ -849,12 +849,16 @@ class MarketService:
         }
 
     def live_post(
-        self, who: Identity, action: str, body: Any, idempotency_key: str | None = None
+        self, who: Identity, action: str, body: Any, idempotency_key: str | None = None,
+        minimal: bool = False,
     ) -> dict[str, Any]:
         """Accept a seller's ``offer`` or ``run``, or a buyer's ``bid`` or ``bids`` (a whole move,
         :func:`.live.check_bids`) in a live data market, log it (one entry) in the same
         transaction, and answer the caller's new view (its quote or its seller book, as
         the book stands right after this entry).
+
+        With ``minimal`` (a buyer's ``Prefer: return=minimal``) the answer is only
+        ``{"buyer", "seq", "bids"}``: no quote is built or stored.
 
         A repeated ``idempotency_key`` (per participant) with the same body returns the first
         answer and changes nothing, even after the market closed; with a different body it is
@@ -905,7 +909,14 @@ class MarketService:
             seq = key[0]
             after = book.copy()  # not cached: this transaction may still roll back
             after.apply(int(seq), action, actor, checked)
-            answer = after.quote(who.pid) if who.role == "buyer" else after.seller_view(who.pid)
+            answer: dict[str, Any]
+            if minimal and who.role == "buyer":
+                answer = {"buyer": who.pid, "seq": int(seq),
+                          "bids": len(checked["bids"]) if action == "bids" else 1}
+            elif who.role == "buyer":
+                answer = after.quote(who.pid)
+            else:
+                answer = after.seller_view(who.pid)
             if idempotency_key is not None:
                 conn.execute(_IDEM_ADD, {"b_mid": who.market_id, "b_pid": who.pid,
                                          "b_key": idempotency_key, "b_hash": req_hash,
