@@ -407,3 +407,24 @@ def test_a_move_of_several_bids_is_one_entry_and_folds_as_its_bids(client: Any) 
     assert log[-1]["seq"] == r.json()["seq"] and log[-1]["action"] == "bids"
     quote = client.get(f"/v1/markets/{market}/quotes", headers=bearer(tok["C"])).json()
     assert {s["seller"] for s in quote["sellers"]} == {"s1", "s2"}
+
+
+def test_the_quote_text_is_the_quote() -> None:
+    """``Book.quote_text`` (the HTTP answer, with seller entries encoded once per state) decodes
+    to exactly ``quote`` for every buyer, as bids come in (cached entries must not go stale)."""
+    rng = np.random.default_rng(11)
+    book = Book(9.0, 0.1, reserve_policy="patient", reserve_update="run")
+    for j in range(4):
+        book.apply(j + 1, "offer", f"participant:s{j}", {"supply": 5.0, "reserve": 0.5})
+    head = {"status": "open", "closes_at": None}
+    for k in range(5, 120):
+        buyer = f"participant:b{rng.integers(6)}"
+        if k % 7 == 0:
+            book.apply(k, "run", f"participant:s{rng.integers(4)}", {})
+        else:
+            book.apply(k, "bids", buyer, {"bids": [
+                {"seller": f"s{j}", "quantity": float(rng.integers(0, 4)),
+                 "price": round(float(rng.uniform(0, 9)), 2)} for j in rng.permutation(4)[:2]]})
+        for b in ("b0", "b3", "b5", "nobody"):
+            text = book.quote_text(b, head)
+            assert json.loads(text) == json.loads(json.dumps({**head, **book.quote(b)}))

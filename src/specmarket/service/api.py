@@ -653,10 +653,10 @@ def build_router() -> APIRouter:
         request: Request, market_id: str, ident: Identity | None, known: str | None,
         public: bool,
     ) -> Any:
-        tag, view = _service(request).live_view(market_id, ident, known, public)
-        if view is None:
+        tag, text = _service(request).live_view_text(market_id, ident, known, public)
+        if text is None:
             return Response(status_code=304, headers={"ETag": tag})
-        return JSONResponse(view, headers={"ETag": tag})
+        return Response(text.encode(), media_type="application/json", headers={"ETag": tag})
 
     @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any],
                 responses={304: {"description": "unchanged since the `If-None-Match` ETag"}})

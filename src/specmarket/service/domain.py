@@ -1010,11 +1010,34 @@ class MarketService:
             return tag, None
         return tag, self._view(market, book, who, public)
 
+    def live_view_text(
+        self, market_id: str, who: Identity | None, known: str | None = None,
+        public: bool = False,
+    ) -> tuple[str, str | None]:
+        """:meth:`live_view` as JSON text (what the HTTP answer carries); a buyer's quote is
+        encoded by :meth:`.live.Book.quote_text`, which reuses the text of the sellers it did
+        not bid to."""
+        with self._read() as conn:
+            market = self._market(conn, market_id)
+            if market.mechanism != live.MECHANISM:
+                raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
+            book = self._fold(conn, market)
+        tag = f'"{book.seq}.{market.status}"'
+        if known is not None and tag in {k.strip().removeprefix("W/") for k in known.split(",")}:
+            return tag, None
+        if who is not None and who.role == "buyer" and not public:
+            return tag, book.quote_text(who.pid, self._status(market, book))
+        return tag, live.dumps(self._view(market, book, who, public))
+
+    @staticmethod
+    def _status(market: Any, book: live.Book) -> dict[str, Any]:
+        return {"status": market.status, "closes_at": market.closes_at,
+                "epsilon": book.epsilon, "isp_price": book.isp_price,
+                "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
+
     @staticmethod
     def _view(market: Any, book: live.Book, who: Identity | None, public: bool) -> dict[str, Any]:
-        status = {"status": market.status, "closes_at": market.closes_at,
-                  "epsilon": book.epsilon, "isp_price": book.isp_price,
-                  "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
+        status = MarketService._status(market, book)
         if public:
             return {**status, **book.public()}
         if who is None:
