@@ -94,7 +94,7 @@ def _check(server: Server, buyers: int, sellers: int, update: str = "run",
 
 @pytest.mark.slow
 def test_40_by_6_sticky_reserves_after_every_bid(server: Server) -> None:
-    """The service's default reserve rule (eq. (27) after every bid): ~10 s."""
+    """Sticky reserves, eq. (27) after every bid (the service's default before 2026-12-03)."""
     _check(server, 40, 6, "bid", "sticky")
 
 

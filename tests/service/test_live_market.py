@@ -17,7 +17,7 @@ from specmarket.mechanisms.psp.market.snapshot import LiveBuyer, check_books
 from specmarket.service.live import Book
 
 
-def _open(client: Any, **fields: float) -> tuple[str, dict[str, str]]:
+def _open(client: Any, **fields: Any) -> tuple[str, dict[str, str]]:
     r = client.post("/v1/markets", json={"mechanism": "data-market", "fields": fields},
                     headers=op_headers())
     assert r.status_code == 201, r.text
@@ -33,7 +33,8 @@ def _open(client: Any, **fields: float) -> tuple[str, dict[str, str]]:
 
 
 def test_bids_update_the_sellers_auction_and_settle(client: Any) -> None:
-    market, tok = _open(client, isp_price=10.0, epsilon=0.5)
+    market, tok = _open(client, isp_price=10.0, epsilon=0.5, reserve_policy="sticky",
+                        reserve_update="bid")  # eq. (27) after every bid
     for sid, supply in (("s1", 4.0), ("s2", 2.0)):
         r = client.put(f"/v1/markets/{market}/offer", json={"supply": supply, "reserve": 1.0},
                        headers=bearer(tok[sid]))

@@ -9,7 +9,11 @@ Strategies (seed 002 §3.4), the offline simulation's own code
 * **Buyer** (Lemma 3.2 / Algorithm 2): a :class:`~specmarket.mechanisms.psp.market.snapshot.
   LiveBuyer` — the simulation's reply on the books its quote shows (each seller's supply,
   reserve and bid vector), sent only if it gains more than ε (strict improvement, §4.1), with
-  the price and quantity holds of the ``converging`` policy.
+  the price and quantity holds of the ``converging`` policy, and only if the market's own
+  ε-equilibrium test (:func:`~specmarket.mechanisms.psp.market.snapshot.check_books` on the
+  same books, for this buyer) finds a reply from scratch that gains more than ε — so a book the
+  service's scheduler finds converged is one no agent moves away from, and when it closes the
+  market no longer depends on timing. The move goes out as one message (``POST …/bids``).
 
 :func:`run_agents` moves a population as the simulation's rounds do: each pass reads the public
 offers once (``GET …/offers``) and wakes only the buyers that have a reason to act — a seller of
@@ -23,6 +27,7 @@ its ε-equilibrium check holds (or at ``closes_at``), not by the agents.
 from __future__ import annotations
 
 import asyncio
+import copy
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +37,7 @@ import httpx
 import numpy as np
 
 from specmarket.mechanisms.psp.market import DataBuyer, DataMarket, centralised_optimum, valuation
-from specmarket.mechanisms.psp.market.snapshot import LiveBuyer, SellerBook
+from specmarket.mechanisms.psp.market.snapshot import LiveBuyer, SellerBook, check_books
 from specmarket.mechanisms.psp.market.valuation import isp_quantity
 
 __all__ = [
@@ -195,7 +200,13 @@ class Agent:
             self._seen[s["seller"]] = (int(s["version"]), float(s["supply"]) -
                                        float(s["allocated"]), float(s["reserve"]))
         self._held = float(quote["allocation"]) + self.buyer.isp
+        before = copy.deepcopy(self.buyer)
         bids_out = self.buyer.move(books, fresh=fresh)
+        if bids_out and not check_books([self.spec], books, self.epsilon, self.isp_price,
+                                        eq27=False).unhappy:
+            # at an ε-best reply by the market's own test (§4.1): keep the bids, so that a
+            # book the scheduler may close is one no agent moves away from (determinism)
+            self.buyer, bids_out = before, []
         self._idle, self._idle_fresh = not bids_out, fresh
         if bids_out:  # the whole move as one message: nobody sees it half-way
             await self._post(client, "POST", "bids", {"bids": [
