@@ -215,6 +215,7 @@ class Seller:
     bids: dict[str, tuple[float, float]] = field(default_factory=dict)
     version: int = 0  # changes of this seller's book (offers and bids), for agents
     prev_out: float | None = None  # the outsider price i* of the last run (patient rule)
+    runs: int = 0  # the seller's own runs of its auction (``POST …/run``)
     # what every view of this book shares, for one state (version, reserve, supply): the
     # auction (ids, eq. (20), eq. (21)), the price function P^j over *all* bids and the bid
     # vector — a quote needs the buyer-specific ones only at the few sellers it bid to
@@ -258,7 +259,8 @@ class Book:
         offer keeps the bids it received)."""
         old = self.sellers.get(seller)
         s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids,
-                   0 if old is None else old.version + 1, None if old is None else old.prev_out)
+                   0 if old is None else old.version + 1, None if old is None else old.prev_out,
+                   0 if old is None else old.runs)
         self.sellers[seller] = s
         if self.reserve_update == "bid":
             self._update_reserve(s)
@@ -288,17 +290,26 @@ class Book:
         self.check_bid_target(seller)
         s = self.sellers[seller]
         before = s.reserve
+        s.runs += 1
         self._update_reserve(s)
         if s.reserve != before:  # a run that moves nothing changes nothing a buyer sees
             s.version += 1
 
     def pending(self, seller: str) -> bool:
-        """Whether a run of ``seller``'s reserve rule now would move its reserve (what the
-        ε-equilibrium check asks of a seller, §4.1)."""
+        """Whether ``seller``'s reserve rule, run on its current bids, would move its reserve
+        (what the ε-equilibrium check asks of a seller, §4.1). ``patient`` needs two runs to
+        move (a bid outside ``I^j`` in two consecutive runs), so for a seller that runs its
+        auction (``runs`` > 0 with ``reserve_update = "run"``) the question is whether one run
+        *or the next* would move it — else a book could pass the check and the seller's next
+        two runs move its reserve anyway, after the scheduler may already have closed it;
+        two runs reach the rule's fixed point on fixed bids (the outsider price does not
+        depend on the reserve). A seller that never runs keeps its reserve: nothing pending."""
         twin = self.copy()
         s = twin.sellers[seller]
         before = s.reserve
         twin._update_reserve(s)
+        if self.reserve_policy == "patient" and self.reserve_update == "run" and s.runs > 0:
+            twin._update_reserve(s)
         return abs(s.reserve - before) > 1e-12
 
     def _update_reserve(self, s: Seller) -> None:
@@ -336,7 +347,7 @@ class Book:
         """An independent copy (a fold that may be rolled back must not touch a cached book)."""
         return Book(self.isp_price, self.epsilon,
                     {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out,
-                               v.cached) for k, v in self.sellers.items()},
+                               v.runs, v.cached) for k, v in self.sellers.items()},
                     self.seq, self.bids_accepted, self.reserve_policy, self.reserve_update)
 
     # -------------------------------------------------------------- views
