@@ -100,7 +100,7 @@ def test_40_by_6_sticky_reserves_after_every_bid(server: Server) -> None:
 
 @pytest.mark.heavy
 def test_40_by_6_with_the_offline_sellers_rules(server: Server) -> None:
-    """Patient reserves, run once per pass (the offline default): minutes on 2 cores."""
+    """Patient reserves, run once per pass (the offline default): ~1 min on 2 cores."""
     _check(server, 40, 6)
 
 
