@@ -17,7 +17,7 @@ from specmarket.mechanisms.psp.market.snapshot import LiveBuyer, check_books
 from specmarket.service.live import Book
 
 
-def _open(client: Any, **fields: float) -> tuple[str, dict[str, str]]:
+def _open(client: Any, **fields: Any) -> tuple[str, dict[str, str]]:
     r = client.post("/v1/markets", json={"mechanism": "data-market", "fields": fields},
                     headers=op_headers())
     assert r.status_code == 201, r.text
@@ -33,7 +33,8 @@ def _open(client: Any, **fields: float) -> tuple[str, dict[str, str]]:
 
 
 def test_bids_update_the_sellers_auction_and_settle(client: Any) -> None:
-    market, tok = _open(client, isp_price=10.0, epsilon=0.5)
+    market, tok = _open(client, isp_price=10.0, epsilon=0.5, reserve_policy="sticky",
+                        reserve_update="bid")  # eq. (27) after every bid
     for sid, supply in (("s1", 4.0), ("s2", 2.0)):
         r = client.put(f"/v1/markets/{market}/offer", json={"supply": supply, "reserve": 1.0},
                        headers=bearer(tok[sid]))
@@ -357,3 +358,74 @@ def test_reserve_update_run_moves_the_reserve_only_when_the_seller_runs(client: 
         assert r.json()["pending"] is False
         r = client.post(f"/v1/markets/{market2}/run", json={"x": 1}, headers=bearer(t["s1"]))
         assert r.status_code == 422 and r.json()["field"] == "body"
+
+
+def test_a_move_of_several_bids_is_one_entry_and_folds_as_its_bids(client: Any) -> None:
+    """``POST …/bids``: a buyer's bids to several sellers are accepted together (one log
+    entry, one transaction) and leave the book as the same bids sent one by one; bad input
+    names the bid and field; a replay of its ``Idempotency-Key`` adds nothing."""
+    market, tok = _open(client, epsilon=0.1)
+    for sid, supply in (("s1", 4.0), ("s2", 2.0)):
+        client.put(f"/v1/markets/{market}/offer", json={"supply": supply, "reserve": 0.5},
+                   headers=bearer(tok[sid]))
+    move = {"bids": [{"seller": "s1", "quantity": 3.0, "price": 2.0},
+                     {"seller": "s2", "quantity": 3.0, "price": 2.0}]}
+    h = {**bearer(tok["A"]), "Idempotency-Key": "move-1"}
+    r = client.post(f"/v1/markets/{market}/bids", json=move, headers=h)
+    assert r.status_code == 200, r.text
+    assert {s["seller"] for s in r.json()["sellers"]} == {"s1", "s2"}
+    assert r.json()["allocation"] == pytest.approx(3.0 + 2.0)
+    for b in move["bids"]:  # the same bids one by one, from B
+        client.post(f"/v1/markets/{market}/bid", json=b, headers=bearer(tok["B"]))
+    books = client.get(f"/v1/markets/{market}/quotes", headers=op_headers()).json()["books"]
+    for book in books:
+        (a,) = (x for x in book["bids"] if x["buyer"] == "A")
+        (b,) = (x for x in book["bids"] if x["buyer"] == "B")
+        assert (a["quantity"], a["price"]) == (b["quantity"], b["price"])
+    assert _log_count(client, market, "bids") == 1 and _log_count(client, market, "bid") == 2
+    again = client.post(f"/v1/markets/{market}/bids", json=move, headers=h)
+    assert again.status_code == 200 and again.json() == r.json()
+    assert _log_count(client, market, "bids") == 1
+    bad = [({"bids": []}, "bids"), ({"bids": [{"seller": "s1", "quantity": 1, "price": 1}],
+                                     "x": 1}, "x"),
+           ({"bids": [{"seller": "s1", "quantity": 1, "price": 1},
+                      {"seller": "s1", "quantity": 2, "price": 1}]}, "bids[1].seller"),
+           ({"bids": [{"seller": "s1", "quantity": 1, "price": 1},
+                      {"seller": "s9", "quantity": 2, "price": 1}]}, "bids[1].seller"),
+           ({"bids": [{"seller": "s1", "quantity": -1, "price": 1}]}, "bids[0].quantity"),
+           ({"bids": ["s1"]}, "bids[0]")]
+    for body, field in bad:
+        r = client.post(f"/v1/markets/{market}/bids", json=body, headers=bearer(tok["C"]))
+        assert r.status_code == 422 and r.json()["field"] == field, (body, r.text)
+    assert _log_count(client, market, "bids") == 1  # a refused move changes nothing
+    r = client.post(f"/v1/markets/{market}/bids", json=move, headers=bearer(tok["s1"]))
+    assert r.status_code == 409
+    r = client.post(f"/v1/markets/{market}/bids", json=move,
+                    headers={**bearer(tok["C"]), "Prefer": "return=minimal"})
+    assert r.status_code == 200 and r.headers["Preference-Applied"] == "return=minimal"
+    assert r.json()["buyer"] == "C" and r.json()["bids"] == 2
+    log = client.get(f"/v1/markets/{market}/log", headers=op_headers()).json()["entries"]
+    assert log[-1]["seq"] == r.json()["seq"] and log[-1]["action"] == "bids"
+    quote = client.get(f"/v1/markets/{market}/quotes", headers=bearer(tok["C"])).json()
+    assert {s["seller"] for s in quote["sellers"]} == {"s1", "s2"}
+
+
+def test_the_quote_text_is_the_quote() -> None:
+    """``Book.quote_text`` (the HTTP answer, with seller entries encoded once per state) decodes
+    to exactly ``quote`` for every buyer, as bids come in (cached entries must not go stale)."""
+    rng = np.random.default_rng(11)
+    book = Book(9.0, 0.1, reserve_policy="patient", reserve_update="run")
+    for j in range(4):
+        book.apply(j + 1, "offer", f"participant:s{j}", {"supply": 5.0, "reserve": 0.5})
+    head = {"status": "open", "closes_at": None}
+    for k in range(5, 120):
+        buyer = f"participant:b{rng.integers(6)}"
+        if k % 7 == 0:
+            book.apply(k, "run", f"participant:s{rng.integers(4)}", {})
+        else:
+            book.apply(k, "bids", buyer, {"bids": [
+                {"seller": f"s{j}", "quantity": float(rng.integers(0, 4)),
+                 "price": round(float(rng.uniform(0, 9)), 2)} for j in rng.permutation(4)[:2]]})
+        for b in ("b0", "b3", "b5", "nobody"):
+            text = book.quote_text(b, head)
+            assert json.loads(text) == json.loads(json.dumps({**head, **book.quote(b)}))

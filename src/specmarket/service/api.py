@@ -612,6 +612,29 @@ def build_router() -> APIRouter:
         ident = who.require_participant(market_id)
         return _service(request).live_post(ident, "bid", body, idempotency_key)
 
+    @router.post("/markets/{market_id}/bids", response_model=dict[str, Any])
+    def post_bids(
+        market_id: str, body: dict[str, Any], who: Who, request: Request,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=256)
+        ] = None,
+        prefer: Annotated[str | None, Header(alias="Prefer", max_length=256)] = None,
+    ) -> Any:
+        """A buyer's whole move ``{"bids": [{"seller", "quantity", "price"}, …]}`` (at most one
+        bid per seller), accepted together: one transaction, one log entry, so no reader sees
+        the book half-way through it; each bid as for ``POST …/bid``. Answers the buyer's
+        quote after the move; with ``Prefer: return=minimal`` (RFC 7240) only
+        ``{"buyer", "seq", "bids"}`` (its log position and the number of bids accepted), for
+        an agent that reads its quote when it next moves. ``Idempotency-Key`` honoured as for
+        reports (a replay answers what the first request was answered)."""
+        ident = who.require_participant(market_id)
+        minimal = prefer is not None and "return=minimal" in prefer.replace(" ", "").lower()
+        answer = _service(request).live_post(ident, "bids", body, idempotency_key,
+                                             minimal=minimal)
+        if minimal:
+            return JSONResponse(answer, headers={"Preference-Applied": "return=minimal"})
+        return answer
+
     @router.post("/markets/{market_id}/run", response_model=dict[str, Any])
     def post_run(
         market_id: str, who: Who, request: Request,
@@ -630,10 +653,10 @@ def build_router() -> APIRouter:
         request: Request, market_id: str, ident: Identity | None, known: str | None,
         public: bool,
     ) -> Any:
-        tag, view = _service(request).live_view(market_id, ident, known, public)
-        if view is None:
+        tag, text = _service(request).live_view_text(market_id, ident, known, public)
+        if text is None:
             return Response(status_code=304, headers={"ETag": tag})
-        return JSONResponse(view, headers={"ETag": tag})
+        return Response(text.encode(), media_type="application/json", headers={"ETag": tag})
 
     @router.get("/markets/{market_id}/quotes", response_model=dict[str, Any],
                 responses={304: {"description": "unchanged since the `If-None-Match` ETag"}})
@@ -797,8 +820,8 @@ async def _scheduler(service: MarketService, interval: float) -> None:
         try:
             for market_id in await run_in_threadpool(service.due_markets):
                 await run_in_threadpool(service.close, market_id, SCHEDULER)
-            for market_id in await run_in_threadpool(service.live_settled):
-                await run_in_threadpool(service.close, market_id, SCHEDULER, True)
+            for market_id, seq in await run_in_threadpool(service.live_settled):
+                await run_in_threadpool(service.close, market_id, SCHEDULER, True, seq)
         except Exception:  # keep the loop alive; the next tick retries
             log.exception("scheduler tick failed")
 

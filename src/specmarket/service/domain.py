@@ -664,11 +664,14 @@ class MarketService:
                 instance[name] = fields[name]
         return instance
 
-    def close(self, market_id: str, actor: str = OPERATOR, at_equilibrium: bool = False) -> Closed:
+    def close(self, market_id: str, actor: str = OPERATOR, at_equilibrium: bool = False,
+              at_seq: int | None = None) -> Closed:
         """Close and clear the market once; later calls return the stored result. With
         ``at_equilibrium`` (the scheduler's close of a live data market) only if its
-        ε-equilibrium check holds on the book under the lock, else nothing happens (the answer
-        is ``Closed("open", None, None, False)``)."""
+        ε-equilibrium check holds on the book under the lock and, with ``at_seq``, the book is
+        still the one the scheduler found quiet (:meth:`live_settled`: a bid that came in since
+        is checked when it is quiet in turn), else nothing happens (the answer is
+        ``Closed("open", None, None, False)``)."""
         from specmarket.mechanisms import get
 
         def run(conn: Connection) -> Closed:
@@ -684,6 +687,8 @@ class MarketService:
             error: dict[str, Any] | None = None
             if market.mechanism == live.MECHANISM:
                 book = self._fold(conn, market)
+                if at_equilibrium and at_seq is not None and book.seq != at_seq:
+                    return Closed("open", None, None, False)
                 verdict = self._live_verdict(conn, market, book)
                 if at_equilibrium and verdict["status"] != "converged":
                     return Closed("open", None, None, False)
@@ -818,7 +823,7 @@ class MarketService:
         rows = conn.execute(
             sa.select(LOG.c.id, LOG.c.action, LOG.c.actor, LOG.c.body)
             .where(LOG.c.market_id == market.id, LOG.c.id > book.seq,
-                   LOG.c.action.in_(("offer", "bid", "run")))
+                   LOG.c.action.in_(live.BOOK_ACTIONS))
             .order_by(LOG.c.id)
         ).all()
         if rows:
@@ -844,11 +849,16 @@ class MarketService:
         }
 
     def live_post(
-        self, who: Identity, action: str, body: Any, idempotency_key: str | None = None
+        self, who: Identity, action: str, body: Any, idempotency_key: str | None = None,
+        minimal: bool = False,
     ) -> dict[str, Any]:
-        """Accept a seller's ``offer`` or a buyer's ``bid`` in a live data market, log it in the
-        same transaction, and answer the caller's new view (its quote or its seller book, as
+        """Accept a seller's ``offer`` or ``run``, or a buyer's ``bid`` or ``bids`` (a whole move,
+        :func:`.live.check_bids`) in a live data market, log it (one entry) in the same
+        transaction, and answer the caller's new view (its quote or its seller book, as
         the book stands right after this entry).
+
+        With ``minimal`` (a buyer's ``Prefer: return=minimal``) the answer is only
+        ``{"buyer", "seq", "bids"}``: no quote is built or stored.
 
         A repeated ``idempotency_key`` (per participant) with the same body returns the first
         answer and changes nothing, even after the market closed; with a different body it is
@@ -866,7 +876,7 @@ class MarketService:
         else:
             if who.role != "buyer":
                 raise Conflict("only buyers bid")
-            checked = live.check_bid(body)
+            checked = live.check_bids(body) if action == "bids" else live.check_bid(body)
         req_hash = _request_hash({"action": action, "body": body})
         actor = f"participant:{who.pid}"
 
@@ -885,6 +895,9 @@ class MarketService:
             book = self._fold(conn, market)
             if action == "bid":
                 book.check_bid_target(checked["seller"])
+            elif action == "bids":
+                for k, b in enumerate(checked["bids"]):
+                    book.check_bid_target(b["seller"], f"bids[{k}].")
             elif action == "run":
                 book.check_bid_target(who.pid)
             key = conn.execute(
@@ -896,7 +909,14 @@ class MarketService:
             seq = key[0]
             after = book.copy()  # not cached: this transaction may still roll back
             after.apply(int(seq), action, actor, checked)
-            answer = after.quote(who.pid) if who.role == "buyer" else after.seller_view(who.pid)
+            answer: dict[str, Any]
+            if minimal and who.role == "buyer":
+                answer = {"buyer": who.pid, "seq": int(seq),
+                          "bids": len(checked["bids"]) if action == "bids" else 1}
+            elif who.role == "buyer":
+                answer = after.quote(who.pid)
+            else:
+                answer = after.seller_view(who.pid)
             if idempotency_key is not None:
                 conn.execute(_IDEM_ADD, {"b_mid": who.market_id, "b_pid": who.pid,
                                          "b_key": idempotency_key, "b_hash": req_hash,
@@ -949,10 +969,11 @@ class MarketService:
             self._verdicts[market.id] = (book.seq, verdict)
         return verdict
 
-    def live_settled(self) -> list[str]:
-        """Open live data markets whose ε-equilibrium check holds (for the scheduler). A book
-        is checked once it has not changed for one call (one scheduler tick), and each book
-        state once: the check replies for every buyer, too costly while bids flow."""
+    def live_settled(self) -> list[tuple[str, int]]:
+        """Open live data markets whose ε-equilibrium check holds, with the log position of
+        the book that was checked (for the scheduler, which closes at that position only). A
+        book is checked once it has not changed for one call (one scheduler tick), and each
+        book state once: the check replies for every buyer, too costly while bids flow."""
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(MARKETS).where(MARKETS.c.status == "open",
@@ -967,7 +988,7 @@ class MarketService:
                 if seen != book.seq:
                     continue
                 if self._live_verdict(conn, market, book)["status"] == "converged":
-                    due.append(market.id)
+                    due.append((market.id, book.seq))
         return due
 
     def live_view(
@@ -989,11 +1010,34 @@ class MarketService:
             return tag, None
         return tag, self._view(market, book, who, public)
 
+    def live_view_text(
+        self, market_id: str, who: Identity | None, known: str | None = None,
+        public: bool = False,
+    ) -> tuple[str, str | None]:
+        """:meth:`live_view` as JSON text (what the HTTP answer carries); a buyer's quote is
+        encoded by :meth:`.live.Book.quote_text`, which reuses the text of the sellers it did
+        not bid to."""
+        with self._read() as conn:
+            market = self._market(conn, market_id)
+            if market.mechanism != live.MECHANISM:
+                raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
+            book = self._fold(conn, market)
+        tag = f'"{book.seq}.{market.status}"'
+        if known is not None and tag in {k.strip().removeprefix("W/") for k in known.split(",")}:
+            return tag, None
+        if who is not None and who.role == "buyer" and not public:
+            return tag, book.quote_text(who.pid, self._status(market, book))
+        return tag, live.dumps(self._view(market, book, who, public))
+
+    @staticmethod
+    def _status(market: Any, book: live.Book) -> dict[str, Any]:
+        return {"status": market.status, "closes_at": market.closes_at,
+                "epsilon": book.epsilon, "isp_price": book.isp_price,
+                "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
+
     @staticmethod
     def _view(market: Any, book: live.Book, who: Identity | None, public: bool) -> dict[str, Any]:
-        status = {"status": market.status, "closes_at": market.closes_at,
-                  "epsilon": book.epsilon, "isp_price": book.isp_price,
-                  "reserve_policy": book.reserve_policy, "reserve_update": book.reserve_update}
+        status = MarketService._status(market, book)
         if public:
             return {**status, **book.public()}
         if who is None:

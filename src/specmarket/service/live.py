@@ -18,7 +18,8 @@ Rules (seed 002)
 ----------------
 * A seller ``j`` offers ``supply`` units ``D^j`` with a starting ``reserve`` ``p_*^j``.
 * A buyer ``i`` sends seller ``j`` a bid ``s_i^j = (d_i^j, p_i^j)``; a new bid to the same seller
-  replaces the earlier one; quantity 0 withdraws it.
+  replaces the earlier one; quantity 0 withdraws it. A buyer's whole move (its bids to several
+  sellers, §3.4.1) may come as one ``bids`` entry, applied bid by bid but seen by nobody half-way.
 * After each accepted bid, seller ``j``'s reserve follows eq. (27),
   ``p_*^j ← min(max(p_*^j, p_{i*}^j + ε), p^κ)`` with ``i*`` the highest bid outside the minimal
   covering set of eq. (25) (``sticky``: it never falls).
@@ -39,6 +40,7 @@ Rules (seed 002)
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,18 +70,24 @@ def _finite(name: str, value: Any, *, positive: bool = False) -> float:
     return x
 
 
+BOOK_ACTIONS = ("offer", "bid", "bids", "run")  # the log entries a book folds
+
 RESERVE_POLICIES = ("sticky", "patient")
 RESERVE_UPDATES = ("bid", "run")
 
 
 def check_market_fields(fields: Any) -> dict[str, Any]:
     """The operator's fields of a live data market: ``isp_price`` ``p^κ`` (default 10, the cap
-    of every reserve, §3.4.4), ``epsilon`` ``ε`` (default 0.01, eq. (27)) and
-    ``reserve_policy`` (``sticky``, the default: eq. (27) after every bid; ``patient``: the
-    offline simulation's default rule, see :meth:`Book._update_reserve`) and
-    ``reserve_update`` (``bid``, the default: the reserve rule runs after every accepted bid;
-    ``run``: only when the seller runs its auction, ``POST …/run``, Algorithm 1's step — as the
-    offline simulation's sellers do once per round); nothing else."""
+    of every reserve, §3.4.4), ``epsilon`` ``ε`` (default 0.01, eq. (27)),
+    ``reserve_policy`` (``patient``, the default and the offline simulation's, see
+    :meth:`Book._update_reserve`; ``sticky``: eq. (27) itself) and ``reserve_update``
+    (``run``, the default: the rule runs only when the seller runs its auction, ``POST …/run``,
+    Algorithm 1's step — as the offline simulation's sellers do once per round; ``bid``: after
+    every accepted bid and offer); nothing else. The defaults are the offline sellers' rules
+    because on the seeded 200 × 20 market they are what lets the live market reach the offline
+    efficiency (docs/service.md, "The default reserve rule"); a seller that never runs keeps its
+    starting reserve and, with ``patient``, is never a pending move for the ε-equilibrium
+    check."""
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
@@ -92,10 +100,10 @@ def check_market_fields(fields: Any) -> dict[str, Any]:
     eps = _finite("fields.epsilon", fields.get("epsilon", 0.01), positive=True)
     if eps >= isp:
         raise InvalidInput("fields.epsilon", eps, "must be below isp_price")
-    policy = fields.get("reserve_policy", "sticky")
+    policy = fields.get("reserve_policy", "patient")
     if policy not in RESERVE_POLICIES:
         raise InvalidInput("fields.reserve_policy", policy, "sticky or patient")
-    update = fields.get("reserve_update", "bid")
+    update = fields.get("reserve_update", "run")
     if update not in RESERVE_UPDATES:
         raise InvalidInput("fields.reserve_update", update, "bid or run")
     return {"isp_price": isp, "epsilon": eps, "reserve_policy": policy, "reserve_update": update}
@@ -152,21 +160,50 @@ def check_offer(body: Any) -> dict[str, float]:
             "reserve": _finite("reserve", body.get("reserve", 0.0))}
 
 
-def check_bid(body: Any) -> dict[str, Any]:
-    """A buyer's bid ``{"seller": id, "quantity": d >= 0, "price": p >= 0}``."""
+def check_bid(body: Any, where: str = "") -> dict[str, Any]:
+    """A buyer's bid ``{"seller": id, "quantity": d >= 0, "price": p >= 0}`` (``where``
+    prefixes the field names of an error, e.g. ``bids[2].``)."""
     if not isinstance(body, dict):
-        raise InvalidInput("body", body, "must be an object")
+        raise InvalidInput(where.rstrip(".") or "body", body, "must be an object")
     unknown = set(body) - {"seller", "quantity", "price"}
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], None, "not a field of a bid")
+        raise InvalidInput(where + sorted(unknown)[0], None, "not a field of a bid")
     seller = body.get("seller")
     if not isinstance(seller, str) or not seller:
-        raise InvalidInput("seller", seller, "must be a seller's id")
+        raise InvalidInput(where + "seller", seller, "must be a seller's id")
     for name in ("quantity", "price"):
         if name not in body:
-            raise InvalidInput(name, None, "required")
-    return {"seller": seller, "quantity": _finite("quantity", body["quantity"]),
-            "price": _finite("price", body["price"])}
+            raise InvalidInput(where + name, None, "required")
+    return {"seller": seller, "quantity": _finite(where + "quantity", body["quantity"]),
+            "price": _finite(where + "price", body["price"])}
+
+
+MAX_BIDS = 10_000
+
+
+def check_bids(body: Any) -> dict[str, Any]:
+    """A buyer's move as one message, ``{"bids": [bid, …]}``: its bids to several sellers
+    (seed 002 §3.4.1: a buyer's consistent bids, the same price in every auction of its pool),
+    each as in :func:`check_bid`, at most one per seller. They are accepted together, in one
+    transaction and one log entry, so nobody — the scheduler's ε-equilibrium check included —
+    ever sees the book half-way through the move."""
+    if not isinstance(body, dict):
+        raise InvalidInput("body", body, "must be an object")
+    unknown = set(body) - {"bids"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], None, "not a field of a move (bids)")
+    bids = body.get("bids")
+    if not isinstance(bids, list) or not bids:
+        raise InvalidInput("bids", bids, "must be a non-empty list of bids")
+    if len(bids) > MAX_BIDS:
+        raise InvalidInput("bids", len(bids), f"at most {MAX_BIDS} bids")
+    out = [check_bid(b, f"bids[{k}].") for k, b in enumerate(bids)]
+    seen: set[str] = set()
+    for k, b in enumerate(out):
+        if b["seller"] in seen:
+            raise InvalidInput(f"bids[{k}].seller", b["seller"], "a second bid to this seller")
+        seen.add(b["seller"])
+    return {"bids": out}
 
 
 @dataclass
@@ -178,6 +215,29 @@ class Seller:
     bids: dict[str, tuple[float, float]] = field(default_factory=dict)
     version: int = 0  # changes of this seller's book (offers and bids), for agents
     prev_out: float | None = None  # the outsider price i* of the last run (patient rule)
+    runs: int = 0  # the seller's own runs of its auction (``POST …/run``)
+    # what every view of this book shares, for one state (version, reserve, supply): the
+    # auction (ids, eq. (20), eq. (21)), the price function P^j over *all* bids and the bid
+    # vector — a quote needs the buyer-specific ones only at the few sellers it bid to
+    cached: tuple[tuple[int, float, float], _Shared] | None = field(
+        default=None, repr=False, compare=False)
+
+
+@dataclass
+class _Shared:
+    ids: list[str]
+    alloc: np.ndarray
+    cost: np.ndarray
+    allocated: float
+    price_function: list[tuple[float, float]]
+    bids: list[list[float]]
+    entry_json: str | None = None  # the quote's ``market`` entry of a buyer not bidding here
+
+
+def dumps(obj: Any) -> str:
+    """JSON as the service answers it (Starlette's ``JSONResponse``: compact, no NaN)."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None,
+                      separators=(",", ":"))
 
 
 @dataclass
@@ -199,15 +259,16 @@ class Book:
         offer keeps the bids it received)."""
         old = self.sellers.get(seller)
         s = Seller(supply, min(reserve, self.isp_price), {} if old is None else old.bids,
-                   0 if old is None else old.version + 1, None if old is None else old.prev_out)
+                   0 if old is None else old.version + 1, None if old is None else old.prev_out,
+                   0 if old is None else old.runs)
         self.sellers[seller] = s
         if self.reserve_update == "bid":
             self._update_reserve(s)
 
-    def check_bid_target(self, seller: str) -> None:
+    def check_bid_target(self, seller: str, where: str = "") -> None:
         """A bid can go only to a seller that has made an offer."""
         if seller not in self.sellers:
-            raise InvalidInput("seller", seller, "no offer from this seller (yet)")
+            raise InvalidInput(where + "seller", seller, "no offer from this seller (yet)")
 
     def bid(self, buyer: str, seller: str, quantity: float, price: float) -> None:
         """Buyer ``buyer``'s bid to ``seller`` replaces its earlier one there; then the seller's
@@ -229,17 +290,26 @@ class Book:
         self.check_bid_target(seller)
         s = self.sellers[seller]
         before = s.reserve
+        s.runs += 1
         self._update_reserve(s)
         if s.reserve != before:  # a run that moves nothing changes nothing a buyer sees
             s.version += 1
 
     def pending(self, seller: str) -> bool:
-        """Whether a run of ``seller``'s reserve rule now would move its reserve (what the
-        ε-equilibrium check asks of a seller, §4.1)."""
+        """Whether ``seller``'s reserve rule, run on its current bids, would move its reserve
+        (what the ε-equilibrium check asks of a seller, §4.1). ``patient`` needs two runs to
+        move (a bid outside ``I^j`` in two consecutive runs), so for a seller that runs its
+        auction (``runs`` > 0 with ``reserve_update = "run"``) the question is whether one run
+        *or the next* would move it — else a book could pass the check and the seller's next
+        two runs move its reserve anyway, after the scheduler may already have closed it;
+        two runs reach the rule's fixed point on fixed bids (the outsider price does not
+        depend on the reserve). A seller that never runs keeps its reserve: nothing pending."""
         twin = self.copy()
         s = twin.sellers[seller]
         before = s.reserve
         twin._update_reserve(s)
+        if self.reserve_policy == "patient" and self.reserve_update == "run" and s.runs > 0:
+            twin._update_reserve(s)
         return abs(s.reserve - before) > 1e-12
 
     def _update_reserve(self, s: Seller) -> None:
@@ -259,12 +329,16 @@ class Book:
         s.reserve = reserve_after(s.reserve, out, self.epsilon, self.isp_price, sticky=True)
 
     def apply(self, seq: int, action: str, actor: str, body: Any) -> None:
-        """Fold one log entry (``offer`` by ``participant:<id>``, ``bid`` by a buyer)."""
+        """Fold one log entry (``offer`` and ``run`` by a seller ``participant:<id>``, ``bid``
+        and ``bids`` by a buyer)."""
         pid = actor.split(":", 1)[1] if actor.startswith("participant:") else actor
         if action == "offer":
             self.offer(pid, float(body["supply"]), float(body["reserve"]))
         elif action == "bid":
             self.bid(pid, str(body["seller"]), float(body["quantity"]), float(body["price"]))
+        elif action == "bids":  # one move: its bids in order, as if sent one by one
+            for b in body["bids"]:
+                self.bid(pid, str(b["seller"]), float(b["quantity"]), float(b["price"]))
         elif action == "run":
             self.run(pid)
         self.seq = max(self.seq, seq)
@@ -272,8 +346,8 @@ class Book:
     def copy(self) -> Book:
         """An independent copy (a fold that may be rolled back must not touch a cached book)."""
         return Book(self.isp_price, self.epsilon,
-                    {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out)
-                     for k, v in self.sellers.items()},
+                    {k: Seller(v.supply, v.reserve, dict(v.bids), v.version, v.prev_out,
+                               v.runs, v.cached) for k, v in self.sellers.items()},
                     self.seq, self.bids_accepted, self.reserve_policy, self.reserve_update)
 
     # -------------------------------------------------------------- views
@@ -290,18 +364,31 @@ class Book:
         arr = np.asarray(items, dtype=float)
         return arr[:, 0], arr[:, 1]
 
-    def _auction(self, s: Seller) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Buyer ids, allocations (eq. (20)) and costs (eq. (21)) at seller ``s``."""
+    def _shared(self, s: Seller) -> _Shared:
+        """What the views of seller ``s`` share in its current state, computed once per state
+        (a bid, an offer or a reserve that moved is a new state; :attr:`Seller.cached`)."""
+        key = (s.version, s.reserve, s.supply)
+        if s.cached is not None and s.cached[0] == key:
+            return s.cached[1]
         ids = list(s.bids)
         q, p = self._arrays(s)
-        if not ids:
-            return ids, np.zeros(0), np.zeros(0)
-        return ids, allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+        if ids:
+            alloc, cost = allocate(q, p, s.supply, s.reserve), costs(q, p, s.supply, s.reserve)
+        else:
+            alloc, cost = np.zeros(0), np.zeros(0)
+        shared = _Shared(ids, alloc, cost, float(alloc.sum()), self._steps(s, q, p),
+                         [[bq, bp] for bq, bp in s.bids.values()])
+        s.cached = (key, shared)
+        return shared
+
+    def _auction(self, s: Seller) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Buyer ids, allocations (eq. (20)) and costs (eq. (21)) at seller ``s``."""
+        shared = self._shared(s)
+        return shared.ids, shared.alloc, shared.cost
 
     def _sold(self, s: Seller) -> float:
         """Units seller ``s`` allocates now (eq. (20)), without the costs."""
-        q, p = self._arrays(s)
-        return float(allocate(q, p, s.supply, s.reserve).sum()) if q.size else 0.0
+        return self._shared(s).allocated
 
     def price_function(self, seller: str, buyer: str) -> list[tuple[float, float]]:
         """``P_i^j`` as steps ``(z_k, y_k)``: a bid at unit price ``y_k`` is *guaranteed* up to
@@ -309,7 +396,13 @@ class Book:
         eq. (18) used by the best reply (:mod:`specmarket.mechanisms.psp.replies`) — at the
         reserve and at ``ε`` above each other admitted bid (a new price must differ by ``ε``)."""
         s = self.sellers[seller]
+        if buyer not in s.bids:
+            return list(self._shared(s).price_function)
         q, p = self._arrays(s, without=buyer)
+        return self._steps(s, q, p)
+
+    def _steps(self, s: Seller, q: np.ndarray, p: np.ndarray) -> list[tuple[float, float]]:
+        """The steps of :meth:`price_function` on the bids ``(q, p)`` at seller ``s``."""
         ok = (p >= s.reserve - 1e-12) & (p > 0) & (q > 0)
         q, p = q[ok], p[ok]
         prices = sorted({s.reserve, *[float(x) + self.epsilon for x in p]})
@@ -342,22 +435,59 @@ class Book:
         function the buyer faces there and the other buyers' bids ``[quantity, price]`` without
         their ids (what its reply needs)."""
         per: list[dict[str, Any]] = []
+        market = []
         for sid, s in self.sellers.items():
-            if buyer not in s.bids:
-                continue
-            ids, alloc, cost = self._auction(s)
-            k = ids.index(buyer)
-            per.append({"seller": sid, "quantity": s.bids[buyer][0], "price": s.bids[buyer][1],
-                        "allocation": float(alloc[k]), "cost": float(cost[k]),
-                        "reserve": s.reserve, "price_function": self.price_function(sid, buyer)})
-        market = [{"seller": sid, "reserve": s.reserve, "supply": s.supply,
-                   "allocated": self._sold(s), "version": s.version,
-                   "price_function": self.price_function(sid, buyer),
-                   "bids": [[q, p] for k, (q, p) in s.bids.items() if k != buyer]}
-                  for sid, s in self.sellers.items()]
+            shared = self._shared(s)
+            if buyer in s.bids:  # the few sellers of its pool: views of its own
+                k = shared.ids.index(buyer)
+                steps = self.price_function(sid, buyer)
+                per.append({"seller": sid, "quantity": s.bids[buyer][0],
+                            "price": s.bids[buyer][1], "allocation": float(shared.alloc[k]),
+                            "cost": float(shared.cost[k]), "reserve": s.reserve,
+                            "price_function": steps})
+                bids = [[q, p] for b, (q, p) in s.bids.items() if b != buyer]
+            else:
+                steps = list(shared.price_function)
+                bids = [list(x) for x in shared.bids]
+            market.append({"seller": sid, "reserve": s.reserve, "supply": s.supply,
+                           "allocated": shared.allocated, "version": s.version,
+                           "price_function": list(steps), "bids": bids})
         return {"buyer": buyer, "seq": self.seq, "sellers": per,
                 "allocation": sum(x["allocation"] for x in per),
                 "cost": sum(x["cost"] for x in per), "market": market}
+
+    def quote_text(self, buyer: str, head: dict[str, Any]) -> str:
+        """``{**head, **quote(buyer)}`` as JSON text (:func:`dumps`), the quote's hot path: the
+        ``market`` entry of a seller the buyer has not bid to is the same for every such buyer,
+        so its text is encoded once per seller state and reused (encoding a 200 × 20 quote
+        costs more than building it)."""
+        per: list[dict[str, Any]] = []
+        parts: list[str] = []
+        for sid, s in self.sellers.items():
+            shared = self._shared(s)
+            if buyer in s.bids:
+                k = shared.ids.index(buyer)
+                steps = self.price_function(sid, buyer)
+                per.append({"seller": sid, "quantity": s.bids[buyer][0],
+                            "price": s.bids[buyer][1], "allocation": float(shared.alloc[k]),
+                            "cost": float(shared.cost[k]), "reserve": s.reserve,
+                            "price_function": steps})
+                parts.append(dumps({
+                    "seller": sid, "reserve": s.reserve, "supply": s.supply,
+                    "allocated": shared.allocated, "version": s.version,
+                    "price_function": steps,
+                    "bids": [[q, p] for b, (q, p) in s.bids.items() if b != buyer]}))
+                continue
+            if shared.entry_json is None:
+                shared.entry_json = dumps({
+                    "seller": sid, "reserve": s.reserve, "supply": s.supply,
+                    "allocated": shared.allocated, "version": s.version,
+                    "price_function": shared.price_function, "bids": shared.bids})
+            parts.append(shared.entry_json)
+        top = dumps({**head, "buyer": buyer, "seq": self.seq, "sellers": per,
+                     "allocation": sum(x["allocation"] for x in per),
+                     "cost": sum(x["cost"] for x in per)})
+        return top[:-1] + ',"market":[' + ",".join(parts) + "]}"
 
     def public(self) -> dict[str, Any]:
         """What everyone may see while the market runs: per seller its supply, reserve and the
