@@ -1000,15 +1000,24 @@ class MarketService:
         ``public`` the public offers only (supply, reserve, units allocated, version per
         seller). ``tag`` names the market's state (log position and status); the view is
         ``None`` when it equals ``known`` (nothing changed: an HTTP 304)."""
+        market, book, tag, unchanged = self._live_state(market_id, known)
+        if unchanged:
+            return tag, None
+        return tag, self._view(market, book, who, public)
+
+    def _live_state(self, market_id: str, known: str | None) -> tuple[Any, live.Book, str, bool]:
+        """``(market, book, tag, unchanged)`` of a live data market for its views: the market
+        row, its folded book, the ETag naming its state, and whether ``known`` (an
+        ``If-None-Match`` value) already names that state."""
         with self._read() as conn:
             market = self._market(conn, market_id)
             if market.mechanism != live.MECHANISM:
                 raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
             book = self._fold(conn, market)
         tag = f'"{book.seq}.{market.status}"'
-        if known is not None and tag in {k.strip().removeprefix("W/") for k in known.split(",")}:
-            return tag, None
-        return tag, self._view(market, book, who, public)
+        unchanged = known is not None and tag in {
+            k.strip().removeprefix("W/") for k in known.split(",")}
+        return market, book, tag, unchanged
 
     def live_view_text(
         self, market_id: str, who: Identity | None, known: str | None = None,
@@ -1017,13 +1026,8 @@ class MarketService:
         """:meth:`live_view` as JSON text (what the HTTP answer carries); a buyer's quote is
         encoded by :meth:`.live.Book.quote_text`, which reuses the text of the sellers it did
         not bid to."""
-        with self._read() as conn:
-            market = self._market(conn, market_id)
-            if market.mechanism != live.MECHANISM:
-                raise Conflict(f"market {market_id} is not a {live.MECHANISM} market")
-            book = self._fold(conn, market)
-        tag = f'"{book.seq}.{market.status}"'
-        if known is not None and tag in {k.strip().removeprefix("W/") for k in known.split(",")}:
+        market, book, tag, unchanged = self._live_state(market_id, known)
+        if unchanged:
             return tag, None
         if who is not None and who.role == "buyer" and not public:
             return tag, book.quote_text(who.pid, self._status(market, book))

@@ -437,21 +437,13 @@ class Book:
         per: list[dict[str, Any]] = []
         market = []
         for sid, s in self.sellers.items():
-            shared = self._shared(s)
             if buyer in s.bids:  # the few sellers of its pool: views of its own
-                k = shared.ids.index(buyer)
-                steps = self.price_function(sid, buyer)
-                per.append({"seller": sid, "quantity": s.bids[buyer][0],
-                            "price": s.bids[buyer][1], "allocation": float(shared.alloc[k]),
-                            "cost": float(shared.cost[k]), "reserve": s.reserve,
-                            "price_function": steps})
-                bids = [[q, p] for b, (q, p) in s.bids.items() if b != buyer]
+                own, seen = self._pool_entries(sid, buyer)
+                per.append(own)
+                market.append(seen)
             else:
-                steps = list(shared.price_function)
-                bids = [list(x) for x in shared.bids]
-            market.append({"seller": sid, "reserve": s.reserve, "supply": s.supply,
-                           "allocated": shared.allocated, "version": s.version,
-                           "price_function": list(steps), "bids": bids})
+                shared = self._shared(s)
+                market.append(self._market_entry(sid, shared.price_function, shared.bids))
         return {"buyer": buyer, "seq": self.seq, "sellers": per,
                 "allocation": sum(x["allocation"] for x in per),
                 "cost": sum(x["cost"] for x in per), "market": market}
@@ -464,30 +456,43 @@ class Book:
         per: list[dict[str, Any]] = []
         parts: list[str] = []
         for sid, s in self.sellers.items():
-            shared = self._shared(s)
             if buyer in s.bids:
-                k = shared.ids.index(buyer)
-                steps = self.price_function(sid, buyer)
-                per.append({"seller": sid, "quantity": s.bids[buyer][0],
-                            "price": s.bids[buyer][1], "allocation": float(shared.alloc[k]),
-                            "cost": float(shared.cost[k]), "reserve": s.reserve,
-                            "price_function": steps})
-                parts.append(dumps({
-                    "seller": sid, "reserve": s.reserve, "supply": s.supply,
-                    "allocated": shared.allocated, "version": s.version,
-                    "price_function": steps,
-                    "bids": [[q, p] for b, (q, p) in s.bids.items() if b != buyer]}))
+                own, seen = self._pool_entries(sid, buyer)
+                per.append(own)
+                parts.append(dumps(seen))
                 continue
+            shared = self._shared(s)
             if shared.entry_json is None:
-                shared.entry_json = dumps({
-                    "seller": sid, "reserve": s.reserve, "supply": s.supply,
-                    "allocated": shared.allocated, "version": s.version,
-                    "price_function": shared.price_function, "bids": shared.bids})
+                shared.entry_json = dumps(
+                    self._market_entry(sid, shared.price_function, shared.bids))
             parts.append(shared.entry_json)
         top = dumps({**head, "buyer": buyer, "seq": self.seq, "sellers": per,
                      "allocation": sum(x["allocation"] for x in per),
                      "cost": sum(x["cost"] for x in per)})
         return top[:-1] + ',"market":[' + ",".join(parts) + "]}"
+
+    def _market_entry(self, sid: str, steps: Any, bids: Any) -> dict[str, Any]:
+        """Seller ``sid``'s ``market`` entry of a quote: its offer, units allocated, version,
+        and the price function and other buyers' bids ``[quantity, price]`` the buyer faces
+        there (copied: the caller's lists may be the seller's shared views)."""
+        s = self.sellers[sid]
+        return {"seller": sid, "reserve": s.reserve, "supply": s.supply,
+                "allocated": self._shared(s).allocated, "version": s.version,
+                "price_function": list(steps), "bids": [list(x) for x in bids]}
+
+    def _pool_entries(self, sid: str, buyer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """For a seller ``sid`` that ``buyer`` bids to: the buyer's own entry (its bid,
+        allocation, cost, reserve and price function there) and the seller's ``market`` entry
+        as this buyer sees it (the bids of the others only)."""
+        s = self.sellers[sid]
+        shared = self._shared(s)
+        k = shared.ids.index(buyer)
+        steps = self.price_function(sid, buyer)
+        own = {"seller": sid, "quantity": s.bids[buyer][0], "price": s.bids[buyer][1],
+               "allocation": float(shared.alloc[k]), "cost": float(shared.cost[k]),
+               "reserve": s.reserve, "price_function": steps}
+        others = [(q, p) for b, (q, p) in s.bids.items() if b != buyer]
+        return own, self._market_entry(sid, steps, others)
 
     def public(self) -> dict[str, Any]:
         """What everyone may see while the market runs: per seller its supply, reserve and the
