@@ -16,7 +16,7 @@ the policy, a run is ``converged`` only when the check of :mod:`.verdict` confir
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 __all__ = ["DEAF_RESET", "POLICIES", "Policy", "PolicyName"]
@@ -108,45 +108,23 @@ class Policy:
         return self.winner_cap or self.descend or self.rise_limit > 0
 
 
+#: The default (``converging``): the policies below it add reserve or pool rules to it.
+_CONVERGING = Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True)
+
 POLICIES: dict[str, Policy] = {
     "seed-only": Policy(
         "seed-only", price_hold=False, quantity_hold=False, lot_filter=False, deafness=False
     ),
     "stabilised": Policy("stabilised"),
-    "converging": Policy("converging", strict_improvement=True, second_strike=8, final_sweep=True),
+    "converging": _CONVERGING,
     "foresight": Policy("foresight", strict_improvement=True, final_sweep=True, foresight=True),
     "ascending": Policy("ascending", strict_improvement=True, second_strike=2, final_sweep=True),
-    "capped": Policy(
-        "capped", strict_improvement=True, second_strike=8, final_sweep=True, winner_cap=True
-    ),
-    "spread": Policy(
-        "spread",
-        strict_improvement=True,
-        second_strike=8,
-        final_sweep=True,
-        winner_cap=True,
-        spread=True,
-    ),
-    "descending": Policy(
-        "descending", strict_improvement=True, second_strike=8, final_sweep=True, descend=True
-    ),
-    "clock": Policy(
-        "clock",
-        strict_improvement=True,
-        second_strike=8,
-        final_sweep=True,
-        descend=True,
-        rise_limit=1,
-    ),
-    "efficient": Policy(
-        "efficient",
-        strict_improvement=True,
-        second_strike=8,
-        final_sweep=True,
-        winner_cap=True,
-        spread=True,
-        descend=True,
-    ),
+    "capped": replace(_CONVERGING, name="capped", winner_cap=True),
+    "spread": replace(_CONVERGING, name="spread", winner_cap=True, spread=True),
+    "descending": replace(_CONVERGING, name="descending", descend=True),
+    "clock": replace(_CONVERGING, name="clock", descend=True, rise_limit=1),
+    "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
+                         descend=True),
 }
 PolicyName = Literal[
     "seed-only",
