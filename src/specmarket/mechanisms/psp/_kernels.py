@@ -726,7 +726,8 @@ def own_cost_excl(bids, k, q, p, supply, reserve):  # type: ignore[no-untyped-de
 
     ``bids`` is the seller's bid vector (rows ``(quantity, price)``, dictionary order) and ``k``
     the bidder's own row (``-1``: none); the bid vector used is ``bids`` without row ``k`` plus
-    ``(q, p)`` last, as ``market._Seller.others`` builds it. Then, as ``engine.own_cost_fast``:
+    ``(q, p)`` last, as ``market.seller._Seller.others`` builds it. Then, as
+    ``engine.own_cost_fast``:
     ``c = Σ_k p_k [a_k(without) − a_k(with)] + p_* [unsold(without) − unsold(with)]``, with the
     sums taken left to right (numpy's dot and pairwise sums may differ in the last bits).
     """
