@@ -92,3 +92,18 @@ def test_relaxed_bound_dominates_district_virtual_surplus() -> None:
         exact = max_virtual_surplus(mk)
         bound = relaxed_virtual_surplus(bids, asks, demand, area, s_area)
         assert bound >= exact - 1e-9 >= greedy - 2e-9
+
+
+def test_geometric_graph_is_networkx_random_geometric_graph() -> None:
+    """The reproduction's own unit-disk graph is networkx's, point for point and edge for edge
+    (so the published tables did not change when networkx left the reproduction)."""
+    import networkx as nx
+
+    from specmarket.reproductions.district import geometric_graph
+
+    for seed in range(200):
+        for n, radius in ((1, 0.5), (10, 0.3), (57, 0.2), (100, 0.1)):
+            g = nx.random_geometric_graph(n, radius, seed=seed)
+            pos, edges = geometric_graph(n, radius, seed)
+            assert pos == [tuple(g.nodes[i]["pos"]) for i in range(n)]
+            assert edges == sorted((min(u, v), max(u, v)) for u, v in g.edges)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -42,12 +43,29 @@ def unit_disk_conflicts(points: np.ndarray, radius: float) -> list[tuple[int, in
     return list(zip(i.tolist(), j.tolist(), strict=True))
 
 
+def geometric_graph(
+    n: int, radius: float, seed: int
+) -> tuple[list[tuple[float, float]], list[tuple[int, int]]]:
+    """Positions and edges of ``networkx.random_geometric_graph(n, radius, seed=seed)``: ``n``
+    points drawn uniformly in the unit square by ``random.Random(seed)`` (x then y, point by
+    point), and the pairs ``i < j`` with ``(x_i − x_j)² + (y_i − y_j)² ≤ radius²``, sorted.
+
+    The same graph as networkx's (tested), without importing networkx and the k-d tree of
+    scipy.spatial that it uses for the pairs: those imports cost a reproduction more than
+    its graphs do.
+    """
+    draw = random.Random(seed).random
+    pos = [(draw(), draw()) for _ in range(n)]
+    xy = np.array(pos, dtype=float).reshape(n, 2)
+    d2 = np.square(xy[:, None, 0] - xy[None, :, 0]) + np.square(xy[:, None, 1] - xy[None, :, 1])
+    i, j = np.nonzero(np.triu(d2 <= radius * radius, 1))
+    return pos, list(zip(i.tolist(), j.tolist(), strict=True))
+
+
 def one_market(
     n_buyers: int, n_sellers: int, radius: float, rng: np.random.Generator
 ) -> dict[str, dict[str, float]]:
     """Clear one random market with every mechanism; metric name → value per mechanism."""
-    import networkx as nx
-
     from specmarket.distributions import distribution_from_json
     from specmarket.mechanisms import district, mcafee, trust
 
@@ -55,8 +73,7 @@ def one_market(
 
     bids = rng.uniform(0, 10, n_buyers)
     asks = rng.uniform(0, 10, n_sellers)
-    graph = nx.random_geometric_graph(n_buyers, radius, seed=int(rng.integers(2**31)))
-    conflicts = sorted((min(u, v), max(u, v)) for u, v in graph.edges)
+    _, conflicts = geometric_graph(n_buyers, radius, int(rng.integers(2**31)))
     out: dict[str, dict[str, float]] = {}
     sellers = tuple(
         district.Seller(id=f"s{k}", ask=float(a), distribution=u10) for k, a in enumerate(asks)
@@ -124,17 +141,14 @@ def local_market(
     (fewer than ``r`` copies), which District-D never does; ``buyers_served`` counts buyers with
     at least one channel, ``welfare`` counts every channel at the buyer's bid.
     """
-    import networkx as nx
-
     from specmarket.distributions import distribution_from_json
     from specmarket.mechanisms import district, mcafee, trust
 
     u10 = distribution_from_json(U10)
     bids = rng.uniform(0, 10, n_buyers)
     asks = rng.uniform(0, 10, n_sellers)
-    graph = nx.random_geometric_graph(n_buyers, radius, seed=int(rng.integers(2**31)))
-    conflicts = sorted((min(u, v), max(u, v)) for u, v in graph.edges)
-    area = [_area(*graph.nodes[i]["pos"]) for i in range(n_buyers)]
+    pos, conflicts = geometric_graph(n_buyers, radius, int(rng.integers(2**31)))
+    area = [_area(*pos[i]) for i in range(n_buyers)]
     s_area = [k % AREAS for k in range(n_sellers)]
     elig = [[k for k in range(n_sellers) if s_area[k] == area[i]] for i in range(n_buyers)]
     demand = np.minimum(rng.integers(1, MAX_DEMAND + 1, n_buyers), [len(e) for e in elig])
@@ -163,7 +177,10 @@ def local_market(
             "channels_used": float(o.details["channels_used"]),
             "buyers_served": float(o.details["buyers_served"]),
         }
-    nbrs = [set(graph.neighbors(i)) for i in range(n_buyers)]
+    nbrs: list[set[int]] = [set() for _ in range(n_buyers)]
+    for u, v in conflicts:
+        nbrs[u].add(v)
+        nbrs[v].add(u)
     tot = {m: dict.fromkeys(METRICS, 0.0) for m in ("trust", "mcafee")}
     for a in range(AREAS):
         bs = [i for i in range(n_buyers) if area[i] == a]
