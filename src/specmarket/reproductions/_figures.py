@@ -4,8 +4,10 @@ them (same stem), and one colour per series name across every reproduction.
 
 Rendering a figure costs about as much as a few of a reproduction's runs. Inside a
 :func:`~specmarket.experiments.runner.task_pool` block with workers (``specmarket reproduce -j N``)
-:func:`save` therefore hands the pickled figure to a worker and returns at once; the block waits
-for the files before the report embeds them. With one worker, or outside such a block, it
+:func:`save` therefore hands the pickled figure to the workers and returns at once — the PNG to
+one, the SVG to another, since each format draws the whole figure again and the last figure of a
+reproduction would otherwise keep one worker busy while the other waits; the block waits for the
+files before the report embeds them. With one worker, or outside such a block, it
 writes them itself. The files are the same either way.
 """
 
@@ -65,18 +67,24 @@ def save(fig: Figure, stem: Path, data: pd.DataFrame | None = None, **csv: Any) 
     pool = current_task_pool()
     if pool is None:
         return _render(fig, stem)
-    pool.background(_render_pickled, pickle.dumps(fig), stem)
+    blob = pickle.dumps(fig)
+    for fmt in FORMATS:
+        pool.background(_render_pickled, blob, stem, fmt)
     return stem.with_suffix(".png")
 
 
-def _render(fig: Figure, stem: Path) -> Path:
-    """Write ``stem.png`` (120 dpi) and ``stem.svg``; return the PNG path."""
-    png = stem.with_suffix(".png")
-    fig.savefig(png, dpi=120)
-    fig.savefig(stem.with_suffix(".svg"))
-    return png
+#: The files of a figure: PNG at 120 dpi (the report embeds it) and SVG (for print).
+FORMATS = ("png", "svg")
 
 
-def _render_pickled(blob: bytes, stem: Path) -> Path:
-    """Worker side of :func:`save`: :func:`_render` of a pickled figure."""
-    return _render(pickle.loads(blob), stem)
+def _render(fig: Figure, stem: Path, formats: tuple[str, ...] = FORMATS) -> Path:
+    """Write ``stem.png`` (120 dpi) and ``stem.svg`` (or the given ``formats`` of them); return
+    the PNG path."""
+    for fmt in formats:
+        fig.savefig(stem.with_suffix(f".{fmt}"), dpi=120 if fmt == "png" else "figure")
+    return stem.with_suffix(".png")
+
+
+def _render_pickled(blob: bytes, stem: Path, fmt: str) -> Path:
+    """Worker side of :func:`save`: one format of :func:`_render` of a pickled figure."""
+    return _render(pickle.loads(blob), stem, (fmt,))
