@@ -317,6 +317,10 @@ def test_scheduler_closes_at_the_epsilon_equilibrium_and_stores_the_verdict(db_u
         assert again.status == "converged"
         assert again.max_gain == pytest.approx(verdict["max_gain"])
         assert outcome["allocation"]["A"] > 0 and outcome["allocation"]["B"] > 0
+        # the closed market's book, verdict and quiet mark are no longer held in memory
+        service = client.app.state.service  # type: ignore[attr-defined]
+        assert market not in service._books and market not in service._verdicts
+        assert market not in service._quiet
 
 
 def test_without_valuations_the_verdict_is_unchecked(db_url: str) -> None:

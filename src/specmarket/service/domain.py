@@ -718,7 +718,13 @@ class MarketService:
             self._log(conn, market_id, actor, "close", {"status": status, "error": error})
             return Closed(status, outcome, error, True)
 
-        return self._tx(run)
+        closed = self._tx(run)
+        if closed.cleared_now:  # the book will not change again: free its per-market caches
+            with self._books_lock:
+                self._books.pop(market_id, None)
+                self._verdicts.pop(market_id, None)
+                self._quiet.pop(market_id, None)
+        return closed
 
     def due_markets(self, now: float | None = None, limit: int = 100) -> list[str]:
         """Open markets whose ``closes_at`` has passed (for the scheduler)."""
