@@ -32,6 +32,7 @@ __all__ = [
     "outsider_price_fast",
     "own_cost_excl",
     "own_cost_fast",
+    "own_cost_pair",
     "own_cost_with",
     "probe",
 ]
@@ -72,6 +73,24 @@ def own_cost_excl(
     eq. (21) sums are taken left to right, so the last bits may differ from numpy's)."""
     got, cost = _kernels.own_cost_excl(bids, row, mine[0], mine[1], supply, reserve)
     return float(got), float(cost)
+
+
+def own_cost_pair(
+    bids: np.ndarray,
+    row: int,
+    new: tuple[float, float],
+    cur: tuple[float, float],
+    supply: float,
+    reserve: float,
+) -> tuple[float, float, float, float]:
+    """:func:`own_cost_excl` for the bids ``new`` and ``cur`` of one bidder at one seller in one
+    compiled call (:func:`.._kernels.own_cost_pair`, the others' allocation computed once): the
+    seed 002 eq. (20) allocations and eq. (21) costs ``(a_new, c_new, a_cur, c_cur)``, bit for bit
+    those of two :func:`own_cost_excl` calls; a bid of quantity ``≤ 0`` gives ``(0, 0)``."""
+    out: tuple[float, float, float, float] = _kernels.own_cost_pair(
+        bids, row, new[0], new[1], cur[0], cur[1], supply, reserve
+    )
+    return out
 
 
 def own_cost_with(
