@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -190,25 +189,20 @@ class _Book:
         self.price, self.cum, self.start, self.room, self.end = price, cum, start, room, end
 
     def refresh(self) -> None:
-        """Rebuild the rows of the sellers whose bids changed (one compiled call for all)."""
+        """Rebuild the rows of the sellers whose bids changed (one compiled call for all), from
+        each seller's cached bid matrix (:meth:`.seller._Seller.live_matrix`: the bids in
+        dictionary order, as the bid dictionary itself gave them)."""
         if not self.dirty:
             return
         rows = list(self.dirty)
         self.dirty.clear()
-        sizes = []
-        flat: list[tuple[float, float]] = []
-        for j in rows:
-            vals = self.sellers[j].bids.values()
-            k = len(vals)
+        mats = [self.sellers[j].live_matrix() for j in rows]
+        sizes = np.array([m.shape[0] for m in mats], dtype=np.int64)
+        for j, k in zip(rows, sizes.tolist(), strict=True):
             if k > self.room[j]:
                 self._grow(j, k)
-            sizes.append(k)
-            flat.extend(vals)
-        n = len(flat)  # fromiter over the flattened pairs: ~4x faster than np.array(flat)
-        qp = np.fromiter(itertools.chain.from_iterable(flat), float, 2 * n).reshape(n, 2)
-        _kernels.set_rows(
-            self.price, self.cum, self.start, self.count, np.array(rows), np.array(sizes), qp
-        )
+        qp = mats[0] if len(mats) == 1 else np.concatenate(mats)
+        _kernels.set_rows(self.price, self.cum, self.start, self.count, np.array(rows), sizes, qp)
 
     def set_reserves(self) -> None:
         self.reserve = np.array([s.reserve for s in self.sellers], dtype=float)

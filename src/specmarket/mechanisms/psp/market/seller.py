@@ -77,6 +77,13 @@ class _Seller:
             self._row = {k: i for i, k in enumerate(self.bids)}
         return self._qp
 
+    def live_matrix(self) -> np.ndarray:
+        """The bid vector as rows ``(quantity, price)`` in dictionary order, without holes (the
+        cached matrix itself when it has none; the compiled book's rows, :meth:`.engine._Book.
+        refresh`)."""
+        qp = self._matrix()
+        return qp[qp[:, 0] > 0] if self._holes else qp
+
     def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
         """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
         as the last row (in dictionary order otherwise, no holes); the matrix is cached between
