@@ -5,7 +5,9 @@
 * ``engine.own_cost_pair`` (two bids priced in one compiled call) against two
   ``engine.own_cost_excl`` calls, bit for bit;
 * ``buyer.gain`` (the paired strict-improvement test) against ``buyer.gain_reference`` on
-  every test of whole random runs, bit for bit.
+  every test of whole random runs, bit for bit;
+* the compiled book's rows, rebuilt from those matrices, against the bid dictionaries, and
+  whole compiled runs against the per-seller reference engine.
 """
 
 from __future__ import annotations
@@ -107,3 +109,50 @@ def test_paired_gain_is_the_reference_gain_on_whole_runs(
         plain.messages,
         plain.efficiency,
     )
+
+
+def test_a_quote_counts_the_bids_above_its_price() -> None:
+    """``_kernels._quote``'s binary search over a book row rebuilt from the seller's cached
+    matrix (``_Book.refresh``): the number of bids above the price (the code ``2k + own``) is
+    the plain count over the bid dictionary, ties and withdrawn bids included."""
+    from specmarket.mechanisms.psp import _kernels as K
+    from specmarket.mechanisms.psp.market import _Book
+
+    rng = np.random.default_rng(9)
+    grid = [0.5, 1.0, 1.0 + 1e-9, 1.5, 2.0, 2.5]
+    for _ in range(200):
+        s = _Seller(id="s", rank=0, supply=float(rng.uniform(5, 80)), reserve=0.05)
+        book = _Book([s])
+        s.book = book
+        for k in range(int(rng.integers(0, 12))):
+            s.set_bid(f"b{k}", float(rng.uniform(0.5, 9)), float(rng.choice(grid)))
+            if rng.random() < 0.3:
+                s._matrix()  # cached, so the next withdrawal leaves a hole
+                s.set_bid(f"b{int(rng.integers(0, k + 1))}", 0.0, 0.0)
+        book.refresh()
+        book.active[:] = True
+        book.set_reserves()
+        prices = np.array([p for _, p in s.bids.values()])
+        for y in [*grid, 0.05, 0.2, 3.0, *rng.uniform(0.0, 3.0, 5)]:
+            code, _ = K.state(
+                book.price, book.cum, book.start, book.count, book.supply, book.reserve,
+                book.own_q, book.own_p, 0.05, 0, float(y),
+            )  # fmt: skip
+            yj = max(float(y), s.reserve)
+            t = (yj - 2 * 1e-9) + 1e-9
+            assert code == 2 * int((prices > t).sum())
+
+
+@pytest.mark.parametrize(
+    ("seed", "policy"), [(11, "clock"), (12, "converging"), (13, "descending")]
+)
+def test_compiled_replies_with_price_holds_match_the_reference_on_crowded_markets(
+    seed: int, policy: str
+) -> None:
+    """Whole traces of crowded runs (many price holds, withdrawn bids, rows rebuilt from the
+    cached matrices) under the scale policies equal the per-seller reference's, bit for bit."""
+    m = random_market(90, 12, seed, max_rounds=80, policy=policy)  # type: ignore[arg-type]
+    fast = simulate(m, keep_trace=True, engine="fast")
+    ref = simulate(m, keep_trace=True, engine="reference")
+    assert fast.trace == ref.trace
+    assert fast.outcome.to_json() == ref.outcome.to_json()

@@ -497,19 +497,25 @@ def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
     """Rebuild seller ``j``'s row from its bids ``qp[k] = (quantity, price)`` in dict order.
 
     Prices sorted decreasingly, stable in the bids' order (as ``market._Seller._index``), and the
-    running sums of the quantities in that order.
+    running sums of the quantities in that order. Rows of quantity ``≤ 0`` (the holes of the
+    seller's cached matrix, ``market.seller._Seller.bid_matrix``) are skipped: dropping entries
+    from a stable sort leaves the stable sort of the rest, so the row is that of the live bids.
     """
     k = qp.shape[0]
     order = np.argsort(-qp[:, 1], kind="mergesort")
     s = start[j]
     acc = 0.0
     cum[s] = 0.0
-    for m in range(k):
-        o = order[m]
+    m = 0
+    for i in range(k):
+        o = order[i]
+        if not qp[o, 0] > 0.0:
+            continue
         price[s + m] = qp[o, 1]
         acc += qp[o, 0]
         cum[s + m + 1] = acc
-    count[j] = k
+        m += 1
+    count[j] = m
 
 
 @njit(cache=CACHE)

@@ -190,13 +190,14 @@ class _Book:
 
     def refresh(self) -> None:
         """Rebuild the rows of the sellers whose bids changed (one compiled call for all), from
-        each seller's cached bid matrix (:meth:`.seller._Seller.live_matrix`: the bids in
-        dictionary order, as the bid dictionary itself gave them)."""
+        each seller's cached bid matrix (:meth:`.seller._Seller.bid_matrix`: the bids in
+        dictionary order, as the bid dictionary itself gives them, and holes of quantity 0 that
+        :func:`.._kernels.set_row` skips), so no bid is copied in Python."""
         if not self.dirty:
             return
         rows = list(self.dirty)
         self.dirty.clear()
-        mats = [self.sellers[j].live_matrix() for j in rows]
+        mats = [self.sellers[j].bid_matrix() for j in rows]
         sizes = np.array([m.shape[0] for m in mats], dtype=np.int64)
         for j, k in zip(rows, sizes.tolist(), strict=True):
             if k > self.room[j]:

@@ -77,12 +77,11 @@ class _Seller:
             self._row = {k: i for i, k in enumerate(self.bids)}
         return self._qp
 
-    def live_matrix(self) -> np.ndarray:
-        """The bid vector as rows ``(quantity, price)`` in dictionary order, without holes (the
-        cached matrix itself when it has none; the compiled book's rows, :meth:`.engine._Book.
-        refresh`)."""
-        qp = self._matrix()
-        return qp[qp[:, 0] > 0] if self._holes else qp
+    def bid_matrix(self) -> np.ndarray:
+        """The cached bid matrix of :meth:`_matrix`: rows ``(quantity, price)`` in dictionary
+        order, withdrawn bids as holes ``(0, 0)`` (the compiled book's rows skip them,
+        :meth:`.engine._Book.refresh`)."""
+        return self._matrix()
 
     def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
         """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
