@@ -10,7 +10,10 @@ messages and efficiency (the engine's changes must not move a trajectory).
 
 ``one``: a single run in this process (the code on ``PYTHONPATH``) that prints a progress line
 every ``--every`` rounds (round, CPU-s, wall-s) and stops at ``--budget`` CPU seconds: the round
-reached is then reported, not a verdict (docs/psp.md, "Scale").
+reached is then reported, not a verdict (docs/psp.md, "Scale"). ``--split`` adds where the time
+went: wall-clock accumulators on the engine's and the simulation's main functions (a few
+hundred nanoseconds per call, unlike cProfile, which inflates every Python call and overstated
+the Python-level costs of this engine several-fold).
 
 Run: ``python benchmarks/data_market_ab.py ab --old /work/main/src --new src --sizes
 1000x100,2000x200 --policies converging,clock`` or ``python benchmarks/data_market_ab.py one
@@ -33,13 +36,51 @@ class _Stop(Exception):
     pass
 
 
+def _timers() -> tuple[dict[str, float], dict[str, int]]:
+    """Wrap the main functions of a run in wall-clock accumulators (``--split``)."""
+    import functools
+
+    from specmarket.mechanisms.psp import _kernels
+    from specmarket.mechanisms.psp.market import engine, simulation
+
+    acc: dict[str, float] = {}
+    calls: dict[str, int] = {}
+
+    def wrap(obj: Any, name: str, label: str) -> None:
+        f = getattr(obj, name)
+
+        @functools.wraps(f)
+        def timed(*args: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return f(*args, **kw)
+            finally:
+                acc[label] = acc.get(label, 0.0) + time.perf_counter() - t
+                calls[label] = calls.get(label, 0) + 1
+
+        setattr(obj, name, timed)
+
+    wrap(_kernels, "reply", "compiled reply (_kernels.reply)")
+    wrap(simulation, "best_reply_fast", "engine.best_reply_fast (incl. compiled reply)")
+    wrap(simulation, "gain", "buyer.gain (strict improvement)")
+    wrap(_kernels, "own_cost_pair", "compiled own_cost_pair")
+    wrap(engine._Book, "refresh", "_Book.refresh")
+    wrap(simulation, "_apply", "buyer._apply")
+    wrap(simulation._Run, "buyers_move", "_Run.buyers_move (all replies)")
+    wrap(simulation._Run, "sellers_move", "_Run.sellers_move")
+    wrap(simulation._Run, "wake", "_Run.wake")
+    wrap(simulation._Run, "finish", "_Run.finish (verdict)")
+    return acc, calls
+
+
 def one(
-    nb: int, ns: int, policy: str, budget: float, every: int, max_rounds: int
+    nb: int, ns: int, policy: str, budget: float, every: int, max_rounds: int, split: bool
 ) -> dict[str, Any]:
     """One seeded run; progress lines on stderr when ``every > 0``."""
     from specmarket.mechanisms.psp.market import random_market, simulate
 
     simulate(random_market(60, 8, 1, policy=policy, max_rounds=60))  # type: ignore[arg-type]
+    acc, calls = _timers() if split else ({}, {})
     m = random_market(nb, ns, 0, policy=policy, max_rounds=max_rounds)  # type: ignore[arg-type]
     c0, w0 = time.process_time(), time.perf_counter()
     reached = [0]
@@ -63,6 +104,10 @@ def one(
         out.update(status=r.status, rounds=r.rounds, messages=r.messages,
                    efficiency=round(r.efficiency, 6))  # fmt: skip
     out.update(cpu=round(time.process_time() - c0, 2), wall=round(time.perf_counter() - w0, 2))
+    for label, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:48s} {sec:8.2f} s {100 * sec / out['wall']:5.1f} % of wall, "
+              f"{calls[label]:9d} calls, {1e6 * sec / calls[label]:8.1f} us/call",
+              file=sys.stderr)  # fmt: skip
     return out
 
 
@@ -110,11 +155,13 @@ def main() -> None:
     q.add_argument("--budget", type=float, default=float("inf"), help="CPU seconds")
     q.add_argument("--every", type=int, default=0, help="progress line every k rounds")
     q.add_argument("--max-rounds", type=int, default=10_000)
+    q.add_argument("--split", action="store_true", help="time the main functions (stderr)")
     a = ap.parse_args()
     if a.cmd == "ab":
         ab(a)
     else:
-        print(json.dumps(one(a.buyers, a.sellers, a.policy, a.budget, a.every, a.max_rounds)))
+        res = one(a.buyers, a.sellers, a.policy, a.budget, a.every, a.max_rounds, a.split)
+        print(json.dumps(res))
 
 
 if __name__ == "__main__":
