@@ -497,19 +497,25 @@ def set_row(price, cum, start, count, j, qp):  # type: ignore[no-untyped-def]
     """Rebuild seller ``j``'s row from its bids ``qp[k] = (quantity, price)`` in dict order.
 
     Prices sorted decreasingly, stable in the bids' order (as ``market._Seller._index``), and the
-    running sums of the quantities in that order.
+    running sums of the quantities in that order. Rows of quantity ``≤ 0`` (the holes of the
+    seller's cached matrix, ``market.seller._Seller.bid_matrix``) are skipped: dropping entries
+    from a stable sort leaves the stable sort of the rest, so the row is that of the live bids.
     """
     k = qp.shape[0]
     order = np.argsort(-qp[:, 1], kind="mergesort")
     s = start[j]
     acc = 0.0
     cum[s] = 0.0
-    for m in range(k):
-        o = order[m]
+    m = 0
+    for i in range(k):
+        o = order[i]
+        if not qp[o, 0] > 0.0:
+            continue
         price[s + m] = qp[o, 1]
         acc += qp[o, 0]
         cum[s + m + 1] = acc
-    count[j] = k
+        m += 1
+    count[j] = m
 
 
 @njit(cache=CACHE)
@@ -753,3 +759,50 @@ def own_cost_excl(bids, k, q, p, supply, reserve):  # type: ignore[no-untyped-de
         cost += qp[i, 1] * (without[i] - with_[i])
         unsold += with_[i] - without[i]
     return mine, cost + reserve * unsold
+
+
+@njit(cache=CACHE)
+def own_cost_pair(bids, k, q1, p1, q2, p2, supply, reserve):  # type: ignore[no-untyped-def]
+    """:func:`own_cost_excl` for two bids ``(q1, p1)`` and ``(q2, p2)`` of the same bidder at
+    one seller in one call: ``(a1, c1, a2, c2)``; a bid with ``q ≤ 0`` is not evaluated
+    (``(0, 0)``).
+
+    The strict-improvement test compares the buyer's reply with its current bid at every seller
+    either touches (``buyer.gain``): both share the others' bids and their eq. (20) allocation
+    without the bidder, computed here once. Each pair ``(a, c)`` is, operation for operation,
+    what :func:`own_cost_excl` returns for that bid (the tests compare the two).
+    """
+    n = bids.shape[0]
+    m = n - 1 if k >= 0 else n
+    qp = np.empty((m + 1, 2))
+    r = 0
+    for i in range(n):
+        if i != k:
+            qp[r, 0] = bids[i, 0]
+            qp[r, 1] = bids[i, 1]
+            r += 1
+    out = np.zeros(4)
+    without = np.zeros(m)
+    have = False
+    for t in range(2):
+        q = q1 if t == 0 else q2
+        p = p1 if t == 0 else p2
+        if not q > 0.0:
+            continue
+        qp[m, 0] = q
+        qp[m, 1] = p
+        with_ = allocate(qp, supply, reserve)
+        mine = with_[m]
+        if mine <= 1e-12:
+            continue
+        if not have:
+            without = allocate(qp[:m], supply, reserve)
+            have = True
+        cost = 0.0
+        unsold = mine
+        for i in range(m):
+            cost += qp[i, 1] * (without[i] - with_[i])
+            unsold += with_[i] - without[i]
+        out[2 * t] = mine
+        out[2 * t + 1] = cost + reserve * unsold
+    return out[0], out[1], out[2], out[3]

@@ -53,6 +53,7 @@ __all__ = [
     "_plan",
     "best_reply_reference",
     "gain",
+    "gain_reference",
     "utility",
 ]
 
@@ -383,7 +384,63 @@ def gain(
     sticky: bool = True,
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> float:
-    """What ``reply`` adds to the buyer's utility over keeping its bid (:func:`utility`)."""
+    """What ``reply`` adds to the buyer's utility over keeping its bid (:func:`utility`).
+
+    Without ``epsilon`` and ``memo`` (the strict-improvement test of ``simulate``) both
+    utilities are summed in one pass over the sellers with one compiled call per seller
+    (:meth:`.seller._Seller.own_cost_pair`); :func:`gain_reference` is the plain twin (same
+    numbers bit for bit, the tests compare the two).
+    """
+    if epsilon is None and memo is None:
+        return _gain_paired(b, reply, sellers, isp_price)
+    return gain_reference(b, reply, sellers, isp_price, epsilon, sticky, memo)
+
+
+def _gain_paired(
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    sellers: dict[str, _Seller],
+    isp_price: float,
+) -> float:
+    """:func:`gain_reference` at the current reserves: the two :func:`utility` sums (eq. (6)
+    with the eq. (20) allocations and eq. (21) costs) accumulated side by side, in the same
+    order, from one :meth:`~.seller._Seller.own_cost_pair` call per seller."""
+    pool, price, isp, _ = reply
+    sid = b.spec.id
+    new = {j: (q, price) for j, q in pool.items() if q > _TOL}
+    cur = {j: sellers[j].bids[sid] for j in b.pool if sid in sellers[j].bids}
+    got1, cost1 = isp, isp_price * isp
+    got0, cost0 = b.isp, isp_price * b.isp
+    none = (0.0, 0.0)
+    for j in sorted(set(new) | set(cur)):  # the order of utility()'s sums
+        m1 = new.get(j)
+        m0 = cur.get(j)
+        u1 = m1 is not None and m1[0] > _TOL
+        u0 = m0 is not None and m0[0] > _TOL
+        if not (u1 or u0):
+            continue
+        a1, c1, a0, c0 = sellers[j].own_cost_pair(
+            sid, m1 if u1 and m1 is not None else none, m0 if u0 and m0 is not None else none
+        )
+        if u1:
+            got1 += a1
+            cost1 += c1
+        if u0:
+            got0 += a0
+            cost0 += c0
+    return (valuation(b.spec, got1) - cost1) - (valuation(b.spec, got0) - cost0)
+
+
+def gain_reference(
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    sellers: dict[str, _Seller],
+    isp_price: float,
+    epsilon: float | None = None,
+    sticky: bool = True,
+    memo: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
+) -> float:
+    """:func:`gain` as the difference of two :func:`utility` calls (the plain twin)."""
     pool, price, isp, _ = reply
     new = {j: (q, price) for j, q in pool.items() if q > _TOL}
     cur = {j: sellers[j].bids[b.spec.id] for j in b.pool if b.spec.id in sellers[j].bids}

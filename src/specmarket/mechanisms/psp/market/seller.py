@@ -25,6 +25,7 @@ from specmarket.mechanisms.psp.market.engine import (
     allocate_fast,
     outsider_price_fast,
     own_cost_excl,
+    own_cost_pair,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class _Seller:
     _dirty: bool = True
     _qp: np.ndarray | None = None  # the bids as a matrix (:meth:`others`), None when stale
     _row: dict[str, int] = field(default_factory=dict)
+    _buf: np.ndarray | None = None  # _qp is a view of its first rows (room to append)
+    _holes: int = 0  # rows of _qp left as (0, 0) by withdrawn bids
     naive: bool = False
     _prev_out: float | None = None
     strikes: int = 0  # price-war runs since the reserve last rose (Policy.second_strike)
@@ -57,21 +60,43 @@ class _Seller:
     book: _Book | None = None
 
     def _matrix(self) -> np.ndarray:
-        """The bid vector as rows ``(quantity, price)`` in dictionary order (cached)."""
+        """The bid vector as rows ``(quantity, price)`` in dictionary order (cached), with
+        possibly some *holes*: rows ``(0, 0)`` left by withdrawn bids (:meth:`set_bid`).
+
+        A hole changes no number of :func:`.engine.own_cost_excl` or
+        :func:`.engine.own_cost_pair`: eq. (20) (``allocate``) skips bids of quantity 0, so the
+        others' allocations and their order are those of the matrix without it, and its terms
+        of the eq. (21) sums are exact zeros. The matrix is rebuilt when holes outnumber bids.
+        """
         if self._qp is None:
             n = len(self.bids)
             flat = itertools.chain.from_iterable(self.bids.values())
-            self._qp = np.fromiter(flat, float, 2 * n).reshape(n, 2)
+            buf = np.empty((max(8, 2 * n), 2))
+            buf[:n] = np.fromiter(flat, float, 2 * n).reshape(n, 2)
+            self._buf, self._qp, self._holes = buf, buf[:n], 0
             self._row = {k: i for i, k in enumerate(self.bids)}
         return self._qp
 
+    def bid_matrix(self) -> np.ndarray:
+        """The cached bid matrix of :meth:`_matrix`: rows ``(quantity, price)`` in dictionary
+        order, withdrawn bids as holes ``(0, 0)`` (the compiled book's rows skip them,
+        :meth:`.engine._Book.refresh`)."""
+        return self._matrix()
+
     def others(self, buyer: str, mine: tuple[float, float]) -> np.ndarray:
         """The bid vector as rows ``(quantity, price)`` with ``buyer``'s bid replaced by ``mine``
-        as the last row (in dictionary order otherwise); the matrix is cached between changes."""
+        as the last row (in dictionary order otherwise, no holes); the matrix is cached between
+        changes."""
         self._matrix()
         assert self._qp is not None
         k = self._row.get(buyer)
-        qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
+        if self._holes:
+            keep = self._qp[:, 0] > 0  # live bids have positive quantities, holes 0
+            if k is not None:
+                keep[k] = False
+            qp = self._qp[keep]
+        else:
+            qp = self._qp if k is None else np.delete(self._qp, k, axis=0)
         return np.vstack((qp, np.array([mine], dtype=float)))
 
     def own_cost(self, buyer: str, mine: tuple[float, float]) -> tuple[float, float]:
@@ -82,18 +107,46 @@ class _Seller:
         qp = self._matrix()
         return own_cost_excl(qp, self._row.get(buyer, -1), mine, self.supply, self.reserve)
 
+    def own_cost_pair(
+        self, buyer: str, new: tuple[float, float], cur: tuple[float, float]
+    ) -> tuple[float, float, float, float]:
+        """:meth:`own_cost` of two bids of ``buyer`` (``new``, ``cur``; quantity ``≤ 0``: not
+        evaluated, ``(0, 0)``) in one compiled call (:func:`.engine.own_cost_pair`), bit for bit
+        two :meth:`own_cost` calls."""
+        qp = self._matrix()
+        return own_cost_pair(qp, self._row.get(buyer, -1), new, cur, self.supply, self.reserve)
+
     def set_bid(self, buyer: str, q: float, p: float) -> None:
-        row = self._row.get(buyer) if self._qp is not None else None
+        """Replace ``buyer``'s bid (``q ≤ 0``: withdraw it), keeping the cached matrix of
+        :meth:`_matrix` in dictionary order without rebuilding it: a changed bid keeps its row,
+        a new bidder (last in the dictionary) gets a new last row, a withdrawn bid leaves a
+        hole."""
+        qp = self._qp
+        row = self._row.get(buyer) if qp is not None else None
         if q <= 0:
-            self.bids.pop(buyer, None)
-            self._qp = None
+            if self.bids.pop(buyer, None) is not None and qp is not None and row is not None:
+                qp[row, 0] = qp[row, 1] = 0.0
+                del self._row[buyer]
+                self._holes += 1
+                if self._holes > max(4, len(self.bids)):  # mostly holes: rebuild when needed
+                    self._qp = None
         else:
             self.bids[buyer] = (q, p)
-            if row is None:  # a new bidder: the matrix is rebuilt when next needed
-                self._qp = None
+            if qp is None:
+                pass  # rebuilt when next needed
+            elif row is None:  # a new bidder comes last in the dictionary: a new last row
+                n = qp.shape[0]
+                buf = self._buf
+                assert buf is not None
+                if n == buf.shape[0]:
+                    buf = np.empty((2 * n, 2))
+                    buf[:n] = qp
+                    self._buf = buf
+                buf[n, 0], buf[n, 1] = q, p
+                self._qp = buf[: n + 1]
+                self._row[buyer] = n
             else:  # a changed bid keeps its place in the dictionary, and its row
-                assert self._qp is not None
-                self._qp[row, 0], self._qp[row, 1] = q, p
+                qp[row, 0], qp[row, 1] = q, p
         self._dirty = True
         if self.book is not None:
             self.book.dirty.add(self.rank)
