@@ -4,7 +4,9 @@ For every market size × buyer order × policy × valuation family, runs seeded 
 (:func:`specmarket.mechanisms.psp.market.random_market`) to their verdict and prints one row:
 the share of runs per status (``converged`` = an ε-equilibrium confirmed by the independent
 check), mean and minimum efficiency (welfare / centralised optimum), median and maximum rounds,
-and the CPU seconds spent. Goal (docs/psp.md): 100 % converged, mean efficiency ≥ 0.985 and
+the CPU seconds spent, and how often the cycle breaker switched (``Policy.break_cycles``: runs
+in which it fired / switches in all; policies without it print ``–``) with the seed of the
+row's least efficient run. Goal (docs/psp.md): 100 % converged, mean efficiency ≥ 0.985 and
 minimum ≥ 0.95 at every size, flat valuations included.
 
 Run: ``python benchmarks/data_market_convergence.py [--quick] [--policies converging,seed-only]
@@ -22,7 +24,7 @@ from collections import Counter
 
 import numpy as np
 
-from specmarket.mechanisms.psp.market import random_market, simulate
+from specmarket.mechanisms.psp.market import POLICIES, random_market, simulate
 
 FULL = "5x2:200,10x3:200,30x8:50,100x20:20,300x30:5,2000x200:2"
 QUICK = "5x2:20,10x3:20,30x8:5,100x20:2"
@@ -54,6 +56,7 @@ def row(
     t0 = time.process_time()
     status: Counter[str] = Counter()
     eff, rounds = [], []
+    fired, switches = 0, 0
     for s in range(seeds):
         m = random_market(
             nb,
@@ -69,9 +72,12 @@ def row(
         status[r.status] += 1
         eff.append(r.efficiency)
         rounds.append(r.rounds)
+        fired += bool(r.verdict.breaks)
+        switches += len(r.verdict.breaks)
     cpu = time.process_time() - t0
     shares = " | ".join(f"{100 * status[k] / seeds:.0f} %" for k in STATUSES)
     e = np.array(eff)
+    breaker = f"{fired} / {switches}" if POLICIES[policy].break_cycles else "–"
     flag = (
         "goal met"
         if status["converged"] == seeds and e.mean() >= 0.985 and e.min() >= 0.95
@@ -80,7 +86,8 @@ def row(
     return (
         f"| {nb} × {ns} | {seeds} | {order} | {policy} | {reserve} | "
         f"{'elastic' if elastic else 'flat'} | {shares} | {e.mean():.4f} | {e.min():.4f} | "
-        f"{int(np.median(rounds))} / {max(rounds)} | {cpu:.1f} | {flag} |"
+        f"{int(np.median(rounds))} / {max(rounds)} | {cpu:.1f} | {flag} | {breaker} | "
+        f"{int(e.argmin())} |"
     )
 
 
@@ -102,9 +109,9 @@ def main() -> None:
     print(
         "| size | seeds | order | policy | reserve | valuations | "
         + " | ".join(STATUSES)
-        + " | mean eff. | min eff. | rounds (median / max) | CPU s | goal |"
+        + " | mean eff. | min eff. | rounds (median / max) | CPU s | goal | breaker | worst seed |"
     )
-    print("|" + "---|" * (11 + len(STATUSES)))
+    print("|" + "---|" * (13 + len(STATUSES)))
     for nb, ns, seeds in sizes:
         for policy in a.policies.split(","):
             reserves = a.reserve.split(",") if a.reserve else [RESERVE_OF.get(policy, "patient")]

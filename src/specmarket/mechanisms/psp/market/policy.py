@@ -9,7 +9,9 @@ war (faster, less efficient); ``foresight`` values a reply at the reserve it wil
 ``capped``, ``spread``, ``descending`` (``converging`` + ``descend``, the rule that recovers the
 welfare large markets lose to reserves left above the clearing price), ``clock`` (``descending``
 with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
-change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"). Whatever
+change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"); ``settling``
+is ``efficient`` with the cycle breaker (``break_cycles``: a detected cycle switches the market
+step by step back towards ``converging``'s rules instead of ending the run). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
 """
@@ -100,6 +102,26 @@ class Policy:
     spread_limit: int = 0
     descend: bool = False
     rise_limit: int = 0
+    break_cycles: int = 0
+    break_after: int = 0
+
+    def settled(self, stage: int) -> Policy:
+        """The rules in force after the cycle breaker's ``stage``-th switch (``break_cycles``).
+
+        Stage 1: ``descend`` off (from then on no reserve falls: the sticky reserve of eq. (27)
+        and the patient rule). Stage 2: also ``spread`` and ``winner_cap`` off (Lemma 3.2's
+        fewest sellers, eq. (27)'s ``p_{i*} + ε``): ``converging``'s rules with ``rise_limit``.
+        Stage ``2 + h``: also ``second_strike`` halved ``h`` times, not below 1 (a price war ends
+        in a reserve rise sooner). Stage 0 is the policy itself.
+        """
+        if stage <= 0:
+            return self
+        pol = replace(self, descend=False)
+        if stage >= 2:
+            pol = replace(pol, spread=False, winner_cap=False)
+        if stage >= 3 and pol.second_strike > 0:
+            pol = replace(pol, second_strike=max(1, pol.second_strike >> (stage - 2)))
+        return pol
 
     @property
     def reserve_rule(self) -> bool:
@@ -125,6 +147,8 @@ POLICIES: dict[str, Policy] = {
     "clock": replace(_CONVERGING, name="clock", descend=True, rise_limit=1),
     "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
                          descend=True),
+    "settling": replace(_CONVERGING, name="settling", winner_cap=True, spread=True,
+                        descend=True, break_cycles=5, break_after=1000),
 }
 PolicyName = Literal[
     "seed-only",
@@ -137,4 +161,5 @@ PolicyName = Literal[
     "descending",
     "clock",
     "efficient",
+    "settling",
 ]
