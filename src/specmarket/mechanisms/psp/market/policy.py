@@ -10,7 +10,8 @@ war (faster, less efficient); ``foresight`` values a reply at the reserve it wil
 welfare large markets lose to reserves left above the clearing price), ``clock`` (``descending``
 with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
 change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"); ``settling``
-is ``efficient`` with the cycle breaker (``break_cycles``: a detected cycle switches the market
+is ``efficient`` with reserves that also step down by ε when unsold data meets no bid
+(``step_down``) and the cycle breaker (``break_cycles``: a detected cycle switches the market
 step by step back towards ``converging``'s rules instead of ending the run). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
@@ -102,21 +103,23 @@ class Policy:
     spread_limit: int = 0
     descend: bool = False
     rise_limit: int = 0
+    step_down: bool = False
     break_cycles: int = 0
     break_after: int = 0
 
     def settled(self, stage: int) -> Policy:
         """The rules in force after the cycle breaker's ``stage``-th switch (``break_cycles``).
 
-        Stage 1: ``descend`` off (from then on no reserve falls: the sticky reserve of eq. (27)
-        and the patient rule). Stage 2: also ``spread`` and ``winner_cap`` off (Lemma 3.2's
-        fewest sellers, eq. (27)'s ``p_{i*} + ε``): ``converging``'s rules with ``rise_limit``.
+        Stage 1: ``descend`` and ``step_down`` off (from then on no reserve falls: the sticky
+        reserve of eq. (27) and the patient rule). Stage 2: also ``spread`` and ``winner_cap``
+        off (Lemma 3.2's fewest sellers, eq. (27)'s ``p_{i*} + ε``): ``converging``'s rules
+        with ``rise_limit``.
         Stage ``2 + h``: also ``second_strike`` halved ``h`` times, not below 1 (a price war ends
         in a reserve rise sooner). Stage 0 is the policy itself.
         """
         if stage <= 0:
             return self
-        pol = replace(self, descend=False)
+        pol = replace(self, descend=False, step_down=False)
         if stage >= 2:
             pol = replace(pol, spread=False, winner_cap=False)
         if stage >= 3 and pol.second_strike > 0:
@@ -127,7 +130,7 @@ class Policy:
     def reserve_rule(self) -> bool:
         """Whether the reserve rule differs from eq. (27) (the verdict then checks the seller's
         own rule, not eq. (27))."""
-        return self.winner_cap or self.descend or self.rise_limit > 0
+        return self.winner_cap or self.descend or self.rise_limit > 0 or self.step_down
 
 
 #: The default (``converging``): the policies below it add reserve or pool rules to it.
@@ -148,7 +151,7 @@ POLICIES: dict[str, Policy] = {
     "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
                          descend=True),
     "settling": replace(_CONVERGING, name="settling", winner_cap=True, spread=True,
-                        descend=True, break_cycles=5, break_after=1000),
+                        descend=True, step_down=True, break_cycles=5, break_after=1000),
 }
 PolicyName = Literal[
     "seed-only",

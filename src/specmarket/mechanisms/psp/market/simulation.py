@@ -192,7 +192,7 @@ class _Run:
         pol = self.policy
         return s.would_move(
             self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-            pol.descend, pol.rise_limit,
+            pol.descend, pol.rise_limit, pol.step_down,
         )  # fmt: skip
 
     def pending(self) -> bool:
@@ -296,7 +296,7 @@ class _Run:
             pol = self.policy
             s.run_auction(
                 self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-                pol.descend, pol.rise_limit,
+                pol.descend, pol.rise_limit, pol.step_down,
             )  # fmt: skip
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
