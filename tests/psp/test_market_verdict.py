@@ -435,7 +435,7 @@ def test_settled_stages_take_the_efficiency_rules_back_one_by_one() -> None:
     reserves from falling, stage 2 returns to Lemma 3.2's pools and eq. (27)'s rise, later
     stages halve the price-war patience down to one war."""
     pol = POLICIES["settling"]
-    assert pol.settled(0) == pol and pol.break_cycles == 5 and pol.break_after == 1000
+    assert pol.settled(0) == pol and pol.break_cycles == 5 and pol.break_after == 2000
     one, two = pol.settled(1), pol.settled(2)
     assert not (one.descend or one.step_down) and one.spread and one.winner_cap
     assert not (two.descend or two.spread or two.winner_cap) and two.second_strike == 8

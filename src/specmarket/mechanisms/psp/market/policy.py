@@ -151,7 +151,7 @@ POLICIES: dict[str, Policy] = {
     "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
                          descend=True),
     "settling": replace(_CONVERGING, name="settling", winner_cap=True, spread=True,
-                        descend=True, step_down=True, break_cycles=5, break_after=1000),
+                        descend=True, step_down=True, break_cycles=5, break_after=2000),
 }
 PolicyName = Literal[
     "seed-only",
