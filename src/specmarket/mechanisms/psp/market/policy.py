@@ -12,7 +12,9 @@ with reserves that rise by at most ε per run, the policy for large markets) and
 change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"); ``settling``
 is ``efficient`` with reserves that also step down by ε when unsold data meets no bid
 (``step_down``) and the cycle breaker (``break_cycles``: a detected cycle switches the market
-step by step back towards ``converging``'s rules instead of ending the run). Whatever
+step by step back towards ``converging``'s rules instead of ending the run): the policy for
+small and medium markets (measured up to 300 × 30; ``clock`` stays the one for large markets,
+docs/psp.md, "The cycle breaker and policy settling"). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
 """
@@ -86,6 +88,33 @@ class Policy:
         ``k > 0``: one run of a seller raises its reserve by at most ``k · ε`` (eq. (27), the
         patient rule and the price-war rule alike), an ascending clock instead of the jump to
         ``p_{i*} + ε``; ``0``: no limit. Policy ``clock`` (docs/psp.md, "Scale").
+    step_down
+        With ``descend``: a seller left with unsold data and *no* bid below its reserve lowers
+        the reserve by ε per run (not below ε). The bids that a reserve rise priced out have
+        left the seller for other pools, so ``descend`` (which needs a bid below the reserve)
+        never lowers it again and the data stays unsold above the clearing price (docs/psp.md,
+        "Efficiency", loss 4). In a quiet market such a seller is rerun (its rule would still
+        move the reserve) until a buyer takes the data or the reserve is ε. Policy
+        ``settling``; with ``clock`` at 1,000 × 100 it costs rounds and welfare (docs/psp.md).
+    break_cycles
+        ``k > 0``: the cycle breaker (docs/psp.md, "The cycle breaker and policy settling").
+        When the cycle detector of :mod:`.verdict` sees a repeated state (or the run passes
+        ``break_after`` rounds without going quiet), the run does not stop as ``cycling``: it
+        *settles* — the market switches to the next stage of :meth:`settled` and goes on, at
+        most ``k`` times; a cycle after the ``k``-th switch ends the run. The stages take back,
+        in order, the rules that let a reserve fall (``descend``, ``step_down``), that leave
+        Lemma 3.2's pools and eq. (27)'s rise (``spread``, ``winner_cap``), then make the
+        price-war rule strike sooner (``second_strike`` halved down to 1): each step moves the
+        market towards the rules of the "Convergence" argument (reserves never fall, every rise
+        at least ε). The status is still ``converged`` only if :func:`.verdict.check` confirms
+        the ε-equilibrium (seed 002 §4.1, eq. (46)), for the buyers exactly as without the
+        breaker and for the sellers under the rule in force at the end; the verdict lists every
+        switch (``Verdict.breaks``). ``0``: off.
+    break_after
+        ``n > 0`` (with ``break_cycles``): the breaker also switches when ``n`` rounds have
+        passed since the start or the last switch without the market going quiet (a slow cycle
+        the detector does not see). ``settling`` uses 2,000: at 1,000 the switch froze reserves
+        still on their way down in slow runs that would have converged (docs/psp.md).
     """
 
     name: str
