@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -118,7 +120,9 @@ def test_cycle_detector_needs_three_sightings_and_a_change_of_pool() -> None:
 
 def test_policies_are_named_and_seed_only_has_no_stabiliser() -> None:
     names = {"seed-only", "stabilised", "converging", "foresight", "ascending"}
-    assert set(POLICIES) == names | {"capped", "spread", "descending", "clock", "efficient"}
+    assert set(POLICIES) == names | {
+        "capped", "spread", "descending", "clock", "efficient", "settling"
+    }  # fmt: skip
     seed = POLICIES["seed-only"]
     assert not (seed.price_hold or seed.quantity_hold or seed.lot_filter or seed.deafness)
     assert not (seed.strict_improvement or seed.second_strike)
@@ -415,3 +419,128 @@ def test_scale_diagnosis_quoted_in_the_docs(
     reserves = r.outcome.details["reserves"]
     lam = r.optimum.price
     assert sum(reserves[j] > lam + m.epsilon for j in supply) == above
+
+
+# ------------------------------------------------------------------ the cycle breaker
+
+
+def _with_breaker(monkeypatch: pytest.MonkeyPatch, name: str, **switches: int) -> None:
+    """Run policy ``name`` with the breaker's switches set (a variant under its name)."""
+    base = POLICIES[name]
+    monkeypatch.setitem(POLICIES, name, dataclasses.replace(base, **switches))
+
+
+def test_settled_stages_take_the_efficiency_rules_back_one_by_one() -> None:
+    """``Policy.settled`` (docs/psp.md, "Convergence", the cycle breaker): stage 1 stops
+    reserves from falling, stage 2 returns to Lemma 3.2's pools and eq. (27)'s rise, later
+    stages halve the price-war patience down to one war."""
+    pol = POLICIES["settling"]
+    assert pol.settled(0) == pol and pol.break_cycles == 5 and pol.break_after == 2000
+    one, two = pol.settled(1), pol.settled(2)
+    assert not (one.descend or one.step_down) and one.spread and one.winner_cap
+    assert not (two.descend or two.spread or two.winner_cap) and two.second_strike == 8
+    assert [pol.settled(k).second_strike for k in (3, 4, 5, 6)] == [4, 2, 1, 1]
+    # without the step-down and the breaker, the policy is `efficient` under another name
+    plain = dataclasses.replace(pol, name="efficient", step_down=False, break_cycles=0)
+    assert dataclasses.replace(plain, break_after=0) == POLICIES["efficient"]
+
+
+def test_the_breaker_turns_a_cycle_of_efficient_into_a_checked_equilibrium(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """5 × 2, seed 15, asynchronous, elastic: `efficient` is reported cycling; with the breaker
+    switched on it switches once, at the detected cycle, and ends in an ε-equilibrium that the
+    independent check confirms; the switch is in the verdict and the trace."""
+    m = random_market(5, 2, 15, order="asynchronous", policy="efficient", max_rounds=3000)
+    cyc = simulate(m)
+    assert cyc.status == "cycling" and cyc.verdict.breaks == ()
+    assert cyc.outcome.details["verdict"]["breaks"] == []
+    _with_breaker(monkeypatch, "efficient", break_cycles=5, break_after=1000)
+    r = simulate(m, keep_trace=True)
+    assert r.status == "converged"
+    assert r.verdict.max_gain <= r.verdict.epsilon and r.verdict.unhappy == ()
+    assert r.verdict.seller_moves == () and r.verdict.cycle is None
+    (fired,) = r.verdict.breaks
+    assert (fired.stage, fired.reason) == (1, "cycle") and fired.cycle is not None
+    assert fired.round < r.rounds and fired.cycle.length >= 2
+    # the run is `efficient`'s up to the switch: the same round at which it was detected
+    assert fired.round == cyc.rounds - 1
+    marked = [rec for rec in r.trace if "break" in rec]
+    assert [rec["round"] for rec in marked] == [fired.round]
+    assert marked[0]["break"] == fired.to_json()
+    assert r.outcome.details["verdict"]["breaks"] == [fired.to_json()]
+    assert r.efficiency > cyc.efficiency
+
+
+def test_the_breaker_ends_a_clock_cycle_and_a_slow_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`clock` with the breaker: seed 15 cycles and is switched at the detected cycle; seed 89
+    cycles only after 2,000 rounds (`clock`'s worst run at 5 × 2, efficiency 0.69) and is
+    switched by the round count (``break_after``). Both end converged, by the check."""
+    runs = {}
+    for seed in (15, 89):
+        m = random_market(5, 2, seed, order="asynchronous", policy="clock", max_rounds=3000)
+        runs[seed] = [simulate(m)]
+    _with_breaker(monkeypatch, "clock", break_cycles=5, break_after=1000)
+    for seed, pair in runs.items():
+        m = random_market(5, 2, seed, order="asynchronous", policy="clock", max_rounds=3000)
+        pair.append(simulate(m))
+    for before, after in runs.values():
+        assert before.status == "cycling" and after.status == "converged"
+        assert after.verdict.max_gain <= after.verdict.epsilon
+        assert after.efficiency > before.efficiency
+    assert [b.reason for b in runs[15][1].verdict.breaks] == ["cycle"]
+    assert runs[89][0].rounds > 2000
+    assert [(b.round, b.reason) for b in runs[89][1].verdict.breaks] == [(999, "rounds")]
+
+
+def test_the_breaker_does_not_grant_converged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The breaker only changes the rules; the status still comes from the check. Stopped
+    right after its switch (round limit), the seed-15 market is not converged and the check
+    names a buyer with a reply worth more than ε. ``break_cycles`` bounds the switches: with a
+    breaker that fires every 5 rounds, one switch allowed gives one switch (round 4) and the
+    run goes on past round 9 under stage 1; two allowed give a second at round 9."""
+    _with_breaker(monkeypatch, "efficient", break_cycles=5, break_after=1000)
+    m = random_market(5, 2, 15, order="asynchronous", policy="efficient", max_rounds=3000)
+    first = simulate(m).verdict.breaks[0].round
+    cut = simulate(m.model_copy(update={"max_rounds": first + 1}))
+    assert cut.status == "round-limit" and len(cut.verdict.breaks) == 1
+    assert cut.verdict.unhappy and cut.verdict.max_gain > cut.verdict.epsilon
+    short = m.model_copy(update={"max_rounds": 60})
+    switches = {}
+    for k in (1, 2):
+        _with_breaker(monkeypatch, "efficient", break_cycles=k, break_after=5)
+        r = simulate(short)
+        switches[k] = [(b.round, b.stage, b.reason) for b in r.verdict.breaks]
+        assert r.rounds > 10
+        assert (r.status == "converged") == (r.verdict.max_gain <= r.verdict.epsilon)
+    assert switches == {1: [(4, 1, "rounds")], 2: [(4, 1, "rounds"), (9, 2, "rounds")]}
+
+
+def test_step_down_lowers_a_reserve_that_no_bid_reaches() -> None:
+    """``Policy.step_down`` (docs/psp.md, "Efficiency", loss 4): a seller with unsold data and
+    no bid below its reserve lowers it by ε per run, down to ε; ``descend`` alone keeps it."""
+    from specmarket.mechanisms.psp.market import _Seller
+
+    s = _Seller(id="s", rank=0, supply=10.0, reserve=0.2)
+    s.set_bid("a", 4.0, 3.0)  # 6 units unsold, no bid below 0.2
+    assert not s.would_move(0.05, 5.0, True, True, 8, descend=True)
+    assert s.would_move(0.05, 5.0, True, True, 8, descend=True, step_down=True)
+    for want in (0.15, 0.1, 0.05, 0.05):
+        s.run_auction(0.05, 5.0, True, True, 8, descend=True, step_down=True)
+        assert s.reserve == pytest.approx(want) and s.alloc == {"a": 4.0}
+
+
+def test_step_down_recovers_the_data_a_risen_reserve_left_unsold() -> None:
+    """10 × 3, seed 90, synchronous, flat: under `efficient` s2's reserve rose to b3's price + ε
+    (3.1418) in the first pile-up; b3 (value 3.092) and b8 (3.078) left it, so no bid lies
+    below the reserve and ``descend`` never lowers it: 17.7 units unsold, efficiency 0.892.
+    `settling` (with ``step_down``) lowers it step by step until they take the data."""
+    m = random_market(10, 3, 90, order="synchronous", elastic=False, max_rounds=3000)
+    eff = simulate(m.model_copy(update={"policy": "efficient"}))
+    assert eff.status == "converged" and eff.efficiency == pytest.approx(0.892030, abs=1e-6)
+    assert eff.outcome.details["reserves"]["s2"] == pytest.approx(3.141751, abs=1e-6)
+    assert eff.outcome.allocation["s2"] < 0.7 * m.sellers[2].supply
+    r = simulate(m.model_copy(update={"policy": "settling"}))
+    assert r.status == "converged" and r.verdict.breaks == ()
+    assert r.efficiency == pytest.approx(0.999418, abs=1e-6)
+    assert r.outcome.details["reserves"]["s2"] < 2.92

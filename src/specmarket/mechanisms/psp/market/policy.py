@@ -9,7 +9,12 @@ war (faster, less efficient); ``foresight`` values a reply at the reserve it wil
 ``capped``, ``spread``, ``descending`` (``converging`` + ``descend``, the rule that recovers the
 welfare large markets lose to reserves left above the clearing price), ``clock`` (``descending``
 with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
-change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"). Whatever
+change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"); ``settling``
+is ``efficient`` with reserves that also step down by ε when unsold data meets no bid
+(``step_down``) and the cycle breaker (``break_cycles``: a detected cycle switches the market
+step by step back towards ``converging``'s rules instead of ending the run): the policy for
+small and medium markets (measured up to 300 × 30; ``clock`` stays the one for large markets,
+docs/psp.md, "The cycle breaker and policy settling"). Whatever
 the policy, a run is ``converged`` only when the check of :mod:`.verdict` confirms it (docs/psp.md,
 "Convergence", for what each rule buys).
 """
@@ -83,6 +88,33 @@ class Policy:
         ``k > 0``: one run of a seller raises its reserve by at most ``k · ε`` (eq. (27), the
         patient rule and the price-war rule alike), an ascending clock instead of the jump to
         ``p_{i*} + ε``; ``0``: no limit. Policy ``clock`` (docs/psp.md, "Scale").
+    step_down
+        With ``descend``: a seller left with unsold data and *no* bid below its reserve lowers
+        the reserve by ε per run (not below ε). The bids that a reserve rise priced out have
+        left the seller for other pools, so ``descend`` (which needs a bid below the reserve)
+        never lowers it again and the data stays unsold above the clearing price (docs/psp.md,
+        "Efficiency", loss 4). In a quiet market such a seller is rerun (its rule would still
+        move the reserve) until a buyer takes the data or the reserve is ε. Policy
+        ``settling``; with ``clock`` at 1,000 × 100 it costs rounds and welfare (docs/psp.md).
+    break_cycles
+        ``k > 0``: the cycle breaker (docs/psp.md, "The cycle breaker and policy settling").
+        When the cycle detector of :mod:`.verdict` sees a repeated state (or the run passes
+        ``break_after`` rounds without going quiet), the run does not stop as ``cycling``: it
+        *settles* — the market switches to the next stage of :meth:`settled` and goes on, at
+        most ``k`` times; a cycle after the ``k``-th switch ends the run. The stages take back,
+        in order, the rules that let a reserve fall (``descend``, ``step_down``), that leave
+        Lemma 3.2's pools and eq. (27)'s rise (``spread``, ``winner_cap``), then make the
+        price-war rule strike sooner (``second_strike`` halved down to 1): each step moves the
+        market towards the rules of the "Convergence" argument (reserves never fall, every rise
+        at least ε). The status is still ``converged`` only if :func:`.verdict.check` confirms
+        the ε-equilibrium (seed 002 §4.1, eq. (46)), for the buyers exactly as without the
+        breaker and for the sellers under the rule in force at the end; the verdict lists every
+        switch (``Verdict.breaks``). ``0``: off.
+    break_after
+        ``n > 0`` (with ``break_cycles``): the breaker also switches when ``n`` rounds have
+        passed since the start or the last switch without the market going quiet (a slow cycle
+        the detector does not see). ``settling`` uses 2,000: at 1,000 the switch froze reserves
+        still on their way down in slow runs that would have converged (docs/psp.md).
     """
 
     name: str
@@ -100,12 +132,34 @@ class Policy:
     spread_limit: int = 0
     descend: bool = False
     rise_limit: int = 0
+    step_down: bool = False
+    break_cycles: int = 0
+    break_after: int = 0
+
+    def settled(self, stage: int) -> Policy:
+        """The rules in force after the cycle breaker's ``stage``-th switch (``break_cycles``).
+
+        Stage 1: ``descend`` and ``step_down`` off (from then on no reserve falls: the sticky
+        reserve of eq. (27) and the patient rule). Stage 2: also ``spread`` and ``winner_cap``
+        off (Lemma 3.2's fewest sellers, eq. (27)'s ``p_{i*} + ε``): ``converging``'s rules
+        with ``rise_limit``.
+        Stage ``2 + h``: also ``second_strike`` halved ``h`` times, not below 1 (a price war ends
+        in a reserve rise sooner). Stage 0 is the policy itself.
+        """
+        if stage <= 0:
+            return self
+        pol = replace(self, descend=False, step_down=False)
+        if stage >= 2:
+            pol = replace(pol, spread=False, winner_cap=False)
+        if stage >= 3 and pol.second_strike > 0:
+            pol = replace(pol, second_strike=max(1, pol.second_strike >> (stage - 2)))
+        return pol
 
     @property
     def reserve_rule(self) -> bool:
         """Whether the reserve rule differs from eq. (27) (the verdict then checks the seller's
         own rule, not eq. (27))."""
-        return self.winner_cap or self.descend or self.rise_limit > 0
+        return self.winner_cap or self.descend or self.rise_limit > 0 or self.step_down
 
 
 #: The default (``converging``): the policies below it add reserve or pool rules to it.
@@ -125,6 +179,8 @@ POLICIES: dict[str, Policy] = {
     "clock": replace(_CONVERGING, name="clock", descend=True, rise_limit=1),
     "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
                          descend=True),
+    "settling": replace(_CONVERGING, name="settling", winner_cap=True, spread=True,
+                        descend=True, step_down=True, break_cycles=5, break_after=2000),
 }
 PolicyName = Literal[
     "seed-only",
@@ -137,4 +193,5 @@ PolicyName = Literal[
     "descending",
     "clock",
     "efficient",
+    "settling",
 ]

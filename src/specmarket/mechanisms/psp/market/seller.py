@@ -192,6 +192,7 @@ class _Seller:
         winner_cap: bool = False,
         descend: bool = False,
         rise_limit: int = 0,
+        step_down: bool = False,
     ) -> None:
         """Algorithm 1's step: the eq. (20) allocation, then the eq. (27) reserve for the next run.
 
@@ -208,6 +209,9 @@ class _Seller:
         reserve never shuts out the bids that cover the supply. ``descend``: a seller left with
         unsold data while bids lie below its reserve lowers the reserve to the highest of them
         (the sticky reserve of eq. (27) remembers a demand that has since moved elsewhere).
+        ``step_down`` (with ``descend``): left with unsold data and no bid below its reserve, the
+        seller lowers the reserve by ε (not below ε): the bids its reserve priced out have left
+        it, so ``descend`` alone no longer sees them (docs/psp.md, "Efficiency", loss 4).
         """
         n = len(self.bids)
         qp = np.fromiter(itertools.chain.from_iterable(self.bids.values()), float, 2 * n)
@@ -227,7 +231,7 @@ class _Seller:
             self.reserve = max(before, min(self.reserve, _lowest_winner(qp, self.supply)))
         if not second_strike:
             self._limit_rise(before, epsilon, rise_limit)
-            self._descend(qp, a, epsilon, descend)
+            self._descend(qp, a, epsilon, descend, step_down)
             return
         short = (qp[:, 0] - a > 1e-9) & (qp[:, 1] >= before - 1e-12) & (qp[:, 0] > 0)
         ids = list(self.bids)
@@ -243,7 +247,7 @@ class _Seller:
             self.strikes = 0
             a = allocate_fast(qp, self.supply, self.reserve)
             self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
-        self._descend(qp, a, epsilon, descend)
+        self._descend(qp, a, epsilon, descend, step_down)
 
     def _limit_rise(self, before: float, epsilon: float, rise_limit: int) -> None:
         """``Policy.rise_limit = k > 0``: one run raises the reserve by at most ``k · ε`` (an
@@ -251,16 +255,20 @@ class _Seller:
         if rise_limit > 0 and self.reserve > before + rise_limit * epsilon + _TOL:
             self.reserve = before + rise_limit * epsilon
 
-    def _descend(self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool) -> None:
-        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it.
-
-        """
+    def _descend(
+        self, qp: np.ndarray, a: np.ndarray, epsilon: float, on: bool, step: bool = False
+    ) -> None:
+        """``Policy.descend``: with unsold data, lower the reserve to the highest bid below it;
+        with ``step`` (``Policy.step_down``) and no bid below, lower it by ε (not below ε)."""
         if not on or self.supply - float(a.sum()) <= 1e-9:
             return
         below = (qp[:, 0] > 0) & (qp[:, 1] < self.reserve - 1e-12)
-        if not below.any():
+        if below.any():
+            self.reserve = max(epsilon, float(qp[below, 1].max()))
+        elif step and self.reserve > epsilon + _TOL:
+            self.reserve = max(epsilon, self.reserve - epsilon)
+        else:
             return
-        self.reserve = max(epsilon, float(qp[below, 1].max()))
         a = allocate_fast(qp, self.supply, self.reserve)
         self.alloc = dict(zip(self.bids, a.tolist(), strict=True))
 
@@ -274,14 +282,16 @@ class _Seller:
         winner_cap: bool = False,
         descend: bool = False,
         rise_limit: int = 0,
+        step_down: bool = False,
     ) -> bool:
         """Whether running the auction again on the same bids would move the reserve (a copy is
         run: ``patient`` and ``second_strike`` remember earlier runs)."""
         twin = copy.copy(self)
         twin.book = None
         twin.run_auction(
-            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit
-        )
+            epsilon, cap, sticky, patient, second_strike, winner_cap, descend, rise_limit,
+            step_down,
+        )  # fmt: skip
         return abs(twin.reserve - self.reserve) > _TOL
 
     @property

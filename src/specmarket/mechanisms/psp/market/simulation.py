@@ -11,7 +11,9 @@ buyers' response ``s_i``, to comprise a single time step" (§3.4.3). One round o
 3. every seller whose bid vector changed reruns its auction and moves its reserve (Algorithm 1,
    :mod:`.seller`) and notifies its bidders;
 4. who acts next: buyers partially served or outbid, and buyers that freed data can serve;
-5. the round is recorded and the state hashed for the cycle detector (:mod:`.verdict`).
+5. the state is hashed for the cycle detector (:mod:`.verdict`) and the round recorded; with
+   the cycle breaker (``Policy.break_cycles``) a detected cycle switches the market to settling
+   rules (``Policy.settled``) instead of ending the run.
 
 When nobody has a reason to act, every buyer replies once more from scratch (the final sweep)
 and the run ends if nobody sends a bid; :func:`.verdict.check` then decides the status. The
@@ -42,7 +44,14 @@ from specmarket.mechanisms.psp.market.policy import POLICIES
 from specmarket.mechanisms.psp.market.seller import _Seller
 from specmarket.mechanisms.psp.market.settlement import MarketResult, settle, welfare
 from specmarket.mechanisms.psp.market.valuation import Valuations
-from specmarket.mechanisms.psp.market.verdict import Cycle, CycleDetector, Status, Verdict, check
+from specmarket.mechanisms.psp.market.verdict import (
+    Break,
+    Cycle,
+    CycleDetector,
+    Status,
+    Verdict,
+    check,
+)
 
 __all__ = ["simulate"]
 
@@ -97,10 +106,12 @@ def simulate(
         ran, lots = run.sellers_move(changes, joined if new_seller else [])
         run.wake(t, acting, ran, lots)
         run.rounds = t + 1
-        run.record(t, joined, changes, trace, keep_trace)
         cycle = run.detector.observe(t, run.state_key(), run.movers(changes), run.hopped)
-        if cycle is not None:
+        fired = run.breaker(t, cycle)
+        run.record(t, joined, changes, trace, keep_trace, fired)
+        if cycle is not None and fired is None:
             break
+        cycle = None
         if not changes and not run.to_act and t >= run.last_join:
             if run.pending():  # a seller's rule would still move its reserve: rerun it
                 swept = False
@@ -151,6 +162,29 @@ class _Run:
         self.keys: dict[str, tuple[frozenset[str], int, int]] = {}  # coarse state per buyer
         self.hopped = False
         self.force: set[str] = set()  # sellers to rerun although no bid changed
+        self.base = self.policy  # the market's policy; self.policy is the one in force
+        self.breaks: list[Break] = []  # the cycle breaker's switches (Policy.break_cycles)
+        self.since_break = 0  # round at which the breaker last switched (or 0)
+
+    def breaker(self, t: int, cycle: Cycle | None) -> Break | None:
+        """The cycle breaker (``Policy.break_cycles``): on a detected ``cycle``, or when
+        ``break_after`` rounds passed since the last switch without the market going quiet,
+        move to the next settling stage (``Policy.settled``), forget the states seen so far
+        (they were reached under other rules) and return the switch; None if it does not fire
+        (off, exhausted, or no reason)."""
+        base = self.base
+        if len(self.breaks) >= base.break_cycles:
+            return None
+        overdue = base.break_after > 0 and t + 1 - self.since_break >= base.break_after
+        if cycle is None and not overdue:
+            return None
+        stage = len(self.breaks) + 1
+        fired = Break(t, stage, "cycle" if cycle is not None else "rounds", cycle)
+        self.breaks.append(fired)
+        self.policy = base.settled(stage)
+        self.detector = CycleDetector(self.detector.repeats)
+        self.since_break = t + 1
+        return fired
 
     def seller_would_move(self, s: _Seller) -> bool:
         """The seller's own reserve rule, run once more on its bids, would move its reserve."""
@@ -158,7 +192,7 @@ class _Run:
         pol = self.policy
         return s.would_move(
             self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-            pol.descend, pol.rise_limit,
+            pol.descend, pol.rise_limit, pol.step_down,
         )  # fmt: skip
 
     def pending(self) -> bool:
@@ -262,7 +296,7 @@ class _Run:
             pol = self.policy
             s.run_auction(
                 self.eps, self.cap, self.sticky, patient, pol.second_strike, pol.winner_cap,
-                pol.descend, pol.rise_limit,
+                pol.descend, pol.rise_limit, pol.step_down,
             )  # fmt: skip
             ran.append(s)
             self.messages += len(s.bids)  # notify every bidder of the new bid vector
@@ -327,6 +361,7 @@ class _Run:
         changes: list[dict[str, Any]],
         trace: TextIO | None,
         keep: bool,
+        fired: Break | None = None,
     ) -> None:
         if trace is None and not keep:
             return
@@ -342,6 +377,8 @@ class _Run:
             "messages": self.messages,
             "welfare": welfare(self.val, self.held, isp, self.cap),
         }
+        if fired is not None:  # the cycle breaker switched at the end of this round
+            rec["break"] = fired.to_json()
         if trace is not None:
             trace.write(json.dumps(rec) + "\n")
         if keep:
@@ -384,7 +421,9 @@ class _Run:
             status = "round-limit"
         else:
             status = "converged" if not unhappy and not moves else "stalled"
-        verdict = Verdict(status, self.eps, gain_, worst, unhappy, moves, cycle, used)
+        verdict = Verdict(
+            status, self.eps, gain_, worst, unhappy, moves, cycle, used, tuple(self.breaks)
+        )
         if trace is not None:
             trace.write(json.dumps({"verdict": verdict.to_json(), "rounds": self.rounds}) + "\n")
         return settle(

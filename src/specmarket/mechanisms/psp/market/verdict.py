@@ -13,6 +13,10 @@ A run of :func:`~.simulation.simulate` ends with one of four statuses:
 * ``"stalled"`` — the market went quiet but the check found a buyer that could gain more than ε
   (a stabiliser of the policy suppressed that reply);
 * ``"round-limit"`` — ``max_rounds`` rounds were run without any of the above.
+
+With the cycle breaker (``Policy.break_cycles``) a detected cycle does not end the run: the
+market switches to settling rules and goes on (:class:`Break`, listed in ``Verdict.breaks``);
+the check is the same, run on the final state with the seller rules in force at the end.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from specmarket.mechanisms.psp.market.model import DataBuyer
     from specmarket.mechanisms.psp.market.seller import _Seller
 
-__all__ = ["Cycle", "CycleDetector", "Status", "Verdict", "check"]
+__all__ = ["Break", "Cycle", "CycleDetector", "Status", "Verdict", "check"]
 
 Status = Literal["converged", "cycling", "stalled", "round-limit"]
 REFERENCE_CHECK_LIMIT = 100_000  # buyers × sellers up to which the check runs the reference reply
@@ -48,6 +52,31 @@ class Cycle:
 
 
 @dataclass(frozen=True)
+class Break:
+    """One switch of the cycle breaker (``Policy.break_cycles``): at the end of round
+    ``round`` the market moved to settling stage ``stage`` (``Policy.settled``), because the
+    detector saw ``cycle`` (``reason = "cycle"``) or ``Policy.break_after`` rounds passed
+    without the market going quiet (``"rounds"``)."""
+
+    round: int
+    stage: int
+    reason: Literal["cycle", "rounds"]
+    cycle: Cycle | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "stage": self.stage,
+            "reason": self.reason,
+            "cycle": None if self.cycle is None else _cycle_json(self.cycle),
+        }
+
+
+def _cycle_json(c: Cycle) -> dict[str, Any]:
+    return {"start": c.start, "length": c.length, "members": list(c.members)}
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The status of a run and the evidence for it."""
 
@@ -59,6 +88,7 @@ class Verdict:
     seller_moves: tuple[str, ...]  # sellers whose eq. (27) would move the reserve
     cycle: Cycle | None
     engine: str  # which reply code the check used
+    breaks: tuple[Break, ...] = ()  # the cycle breaker's switches, in order (Policy.break_cycles)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,14 +98,9 @@ class Verdict:
             "worst_buyer": self.worst_buyer,
             "unhappy": list(self.unhappy),
             "seller_moves": list(self.seller_moves),
-            "cycle": None
-            if self.cycle is None
-            else {
-                "start": self.cycle.start,
-                "length": self.cycle.length,
-                "members": list(self.cycle.members),
-            },
+            "cycle": None if self.cycle is None else _cycle_json(self.cycle),
             "engine": self.engine,
+            "breaks": [b.to_json() for b in self.breaks],
         }
 
 
