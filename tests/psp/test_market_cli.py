@@ -92,3 +92,17 @@ def test_progress_goes_to_stderr_only_and_can_be_turned_off() -> None:
     assert plain.exit_code == quiet.exit_code == 0, plain.output
     assert json.loads(plain.stdout) == json.loads(quiet.stdout)
     assert "data market" not in plain.stderr and "data market" not in quiet.stderr
+
+
+def test_every_named_policy_is_accepted_on_the_cli() -> None:
+    """`--policy` takes every policy of `POLICIES` (the random-market keys once knew only five),
+    and an unknown one is refused naming the field."""
+    from specmarket.mechanisms.psp.market.policy import POLICIES
+
+    args = ["simulate", "data-market", "--buyers", "5", "--sellers", "2", "--seed", "1"]
+    for name in POLICIES:
+        res = runner.invoke(app, [*args, "--policy", name])
+        assert res.exit_code in (0, 3), (name, res.output)
+        assert f"policy {name}" in res.output
+    res = runner.invoke(app, [*args, "--policy", "nonsense"])
+    assert res.exit_code == 2 and "policy" in res.output

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io as _io
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 
 from specmarket.core import Count, Model, Positive, PositiveCount
 from specmarket.errors import SpecmarketError
+
+if TYPE_CHECKING:
+    from specmarket.mechanisms.psp.market.policy import PolicyName
 
 __all__ = ["RandomScenario", "load_scenario", "register"]
 
@@ -29,9 +32,7 @@ class RandomScenario(Model):
     epsilon: Positive = 0.05
     order: Literal["synchronous", "asynchronous"] = "asynchronous"
     reserve_policy: Literal["sticky", "current", "decay", "patient"] = "patient"
-    policy: Literal["seed-only", "stabilised", "converging", "foresight", "ascending"] = (
-        "converging"
-    )
+    policy: str = "converging"  # checked against the named policies by DataMarket
     elastic: bool = True
     max_rounds: PositiveCount = 1000
 
@@ -53,7 +54,7 @@ def load_scenario(data: dict[str, Any]) -> Any:
         reserve_policy=sc.reserve_policy,
         elastic=sc.elastic,
         max_rounds=sc.max_rounds,
-        policy=sc.policy,
+        policy=cast("PolicyName", sc.policy),
     )
 
 
@@ -90,8 +91,8 @@ def register(app: typer.Typer) -> None:
                 "--policy",
                 help=(
                     "Stabilisers (docs/psp.md, Policies): seed-only, stabilised, converging "
-                    "(default), foresight, ascending, capped, spread, descending, clock or "
-                    "efficient."
+                    "(default), foresight, ascending, capped, spread, descending, clock, "
+                    "efficient or settling."
                 ),
             ),
         ] = None,
