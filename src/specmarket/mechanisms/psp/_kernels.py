@@ -727,6 +727,22 @@ def outsider_price(qp, supply):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=CACHE)
+def _others_and_slot(bids, k):  # type: ignore[no-untyped-def]
+    """The seller's bid vector without the bidder's row ``k`` (``-1``: none), in order, plus one
+    spare last row for the bid to price: ``(qp, m)`` with ``m`` the others' count."""
+    n = bids.shape[0]
+    m = n - 1 if k >= 0 else n
+    qp = np.empty((m + 1, 2))
+    r = 0
+    for i in range(n):
+        if i != k:
+            qp[r, 0] = bids[i, 0]
+            qp[r, 1] = bids[i, 1]
+            r += 1
+    return qp, m
+
+
+@njit(cache=CACHE)
 def own_cost_excl(bids, k, q, p, supply, reserve):  # type: ignore[no-untyped-def]
     """A bidder's eq. (20) allocation and eq. (21) cost at one seller if it bid ``(q, p)``.
 
@@ -737,15 +753,7 @@ def own_cost_excl(bids, k, q, p, supply, reserve):  # type: ignore[no-untyped-de
     ``c = Σ_k p_k [a_k(without) − a_k(with)] + p_* [unsold(without) − unsold(with)]``, with the
     sums taken left to right (numpy's dot and pairwise sums may differ in the last bits).
     """
-    n = bids.shape[0]
-    m = n - 1 if k >= 0 else n
-    qp = np.empty((m + 1, 2))
-    r = 0
-    for i in range(n):
-        if i != k:
-            qp[r, 0] = bids[i, 0]
-            qp[r, 1] = bids[i, 1]
-            r += 1
+    qp, m = _others_and_slot(bids, k)
     qp[m, 0] = q
     qp[m, 1] = p
     with_ = allocate(qp, supply, reserve)
@@ -772,15 +780,7 @@ def own_cost_pair(bids, k, q1, p1, q2, p2, supply, reserve):  # type: ignore[no-
     without the bidder, computed here once. Each pair ``(a, c)`` is, operation for operation,
     what :func:`own_cost_excl` returns for that bid (the tests compare the two).
     """
-    n = bids.shape[0]
-    m = n - 1 if k >= 0 else n
-    qp = np.empty((m + 1, 2))
-    r = 0
-    for i in range(n):
-        if i != k:
-            qp[r, 0] = bids[i, 0]
-            qp[r, 1] = bids[i, 1]
-            r += 1
+    qp, m = _others_and_slot(bids, k)
     out = np.zeros(4)
     without = np.zeros(m)
     have = False

@@ -396,6 +396,20 @@ def gain(
     return gain_reference(b, reply, sellers, isp_price, epsilon, sticky, memo)
 
 
+def _bid_maps(
+    b: _Buyer,
+    reply: tuple[dict[str, float], float, float, float],
+    sellers: dict[str, _Seller],
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """The bids ``reply`` would place (seller → ``(q, p)``, empty lots dropped) and the bids the
+    buyer holds now: the two bid vectors whose utilities :func:`gain` compares."""
+    pool, price = reply[0], reply[1]
+    new = {j: (q, price) for j, q in pool.items() if q > _TOL}
+    sid = b.spec.id
+    cur = {j: sellers[j].bids[sid] for j in b.pool if sid in sellers[j].bids}
+    return new, cur
+
+
 def _gain_paired(
     b: _Buyer,
     reply: tuple[dict[str, float], float, float, float],
@@ -405,10 +419,9 @@ def _gain_paired(
     """:func:`gain_reference` at the current reserves: the two :func:`utility` sums (eq. (6)
     with the eq. (20) allocations and eq. (21) costs) accumulated side by side, in the same
     order, from one :meth:`~.seller._Seller.own_cost_pair` call per seller."""
-    pool, price, isp, _ = reply
+    isp = reply[2]
     sid = b.spec.id
-    new = {j: (q, price) for j, q in pool.items() if q > _TOL}
-    cur = {j: sellers[j].bids[sid] for j in b.pool if sid in sellers[j].bids}
+    new, cur = _bid_maps(b, reply, sellers)
     got1, cost1 = isp, isp_price * isp
     got0, cost0 = b.isp, isp_price * b.isp
     none = (0.0, 0.0)
@@ -441,9 +454,8 @@ def gain_reference(
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> float:
     """:func:`gain` as the difference of two :func:`utility` calls (the plain twin)."""
-    pool, price, isp, _ = reply
-    new = {j: (q, price) for j, q in pool.items() if q > _TOL}
-    cur = {j: sellers[j].bids[b.spec.id] for j in b.pool if b.spec.id in sellers[j].bids}
+    isp = reply[2]
+    new, cur = _bid_maps(b, reply, sellers)
     # sorted: the float sums of utility() must not follow the set's hash order (PYTHONHASHSEED)
     at = sorted(set(new) | set(cur))
     return utility(b.spec, sellers, new, at, isp, isp_price, epsilon, sticky, memo) - utility(
