@@ -344,6 +344,27 @@ def test_map_tasks_soon_runs_while_the_caller_works_and_gives_the_same_numbers()
         assert fresh is not None and fresh.started
 
 
+def test_map_tasks_soon_starts_the_workers_after_one_task_here() -> None:
+    """Before the pool's workers exist, map_tasks_soon computes the cheapest task in this
+    process, forks the workers before it returns, and the workers compute the rest while the
+    caller goes on; the numbers are map_tasks'."""
+    import time
+
+    from specmarket.experiments.runner import map_tasks_soon, task_pool
+
+    tasks = [(i, 5) for i in range(30)]
+    expected = [_square_with_seed(t) for t in tasks]
+    with task_pool(2) as pool:
+        assert pool is not None and not pool.started
+        collect = map_tasks_soon(_pid_and_square, tasks, workers=2, cost=lambda t: float(t[0]))
+        assert pool.started  # forked before the call returned
+        time.sleep(0.3)
+        got = collect()
+        assert [r[1:] for r in got] == expected
+        here = [t for t, r in zip(tasks, got, strict=True) if r[0] == os.getpid()]
+        assert here == [tasks[0]]  # the cheapest task, and only it, ran in this process
+        assert {r[0] for r in got} - {os.getpid()} <= set(pool.pids())
+
 def _figure(title: str) -> object:
     from specmarket.reproductions._figures import new_figure
 

@@ -269,7 +269,6 @@ def reproduce_cmd(
     """
     from specmarket.cli import err, fail
     from specmarket.cli import out as console
-    from specmarket.experiments.report import reproductions_report
     from specmarket.experiments.runner import reporting, task_pool
     from specmarket.reproductions import ReproContext, get
 
@@ -296,6 +295,9 @@ def reproduce_cmd(
             soft_wrap=True,
         )
         raise typer.Exit(1) from None
+    # imported now, not before the run: the report loads pandas, which the workers never need
+    from specmarket.experiments.report import reproductions_report
+
     page = reproductions_report([result], target, title=f"specmarket: {result.title}")
     _chmod_readable(page)
     console.print(f"{name}: done in {time.perf_counter() - t0:.1f} s", highlight=False)

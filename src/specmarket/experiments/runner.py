@@ -35,14 +35,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
-import pandas as pd
 
 from specmarket.errors import SpecmarketError
-from specmarket.experiments.results import ResultStore, tidy_table, write_table
 from specmarket.experiments.scenario import Scenario, run_seed
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from specmarket.experiments.results import ResultStore
 
 #: Target wall time of one batch (s): large enough to amortise IPC, small enough to lose little.
 TARGET_BATCH_SECONDS = 0.25
@@ -478,6 +481,11 @@ class TaskPool:
         finally:
             gc.unfreeze()
 
+    def start(self) -> None:
+        """Fork the workers now, if they do not exist yet (they start idle)."""
+        if self._pool is None:
+            self.submit(_idle)
+
     def background(self, fn: Callable[..., Any], *args: Any) -> None:
         """``fn(*args)`` in a worker, for its effect alone (a file it writes): this process goes
         on at once, and :meth:`drain` (called when the :func:`task_pool` block ends) waits for
@@ -497,6 +505,10 @@ class TaskPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
+
+
+def _idle() -> None:
+    """A task that does nothing (:meth:`TaskPool.start`)."""
 
 
 _TASK_POOL: ContextVar[TaskPool | None] = ContextVar("specmarket_task_pool", default=None)
@@ -594,21 +606,26 @@ def map_tasks_soon(
 ) -> Callable[[], list[R]]:
     """:func:`map_tasks` started now and collected later: returns a function that gives its
     results (same order, same numbers). Inside a :func:`task_pool` block whose pool has
-    ``workers`` workers and is running, the tasks go to the workers at once (a thread of this
-    process feeds them), so that this process can meanwhile do its own serial work — tables,
-    figures — instead of leaving the workers idle between two parts of a reproduction; anywhere
-    else the tasks are computed when the results are asked for. An error of a task is raised
-    by the returned function."""
+    ``workers`` workers, the tasks go to the workers at once (a thread of this process feeds
+    them), so that this process can meanwhile do its own serial work — imports, tables,
+    figures — instead of leaving the workers idle between two parts of a reproduction. If the
+    workers do not exist yet, this process first computes the cheapest task and then starts
+    them, as :func:`map_tasks` does. Anywhere else the tasks are computed when the results are
+    asked for. An error of a task is raised by the returned function."""
     shared = _TASK_POOL.get()
-    if workers < 2 or shared is None or shared.workers != workers or not shared.started:
-        return lambda: map_tasks(fn, tasks, workers, cost)
+    items = list(tasks)
+    if workers < 2 or shared is None or shared.workers != workers or len(items) < 2:
+        return lambda: map_tasks(fn, items, workers, cost)
+    report = current_progress() or _no_progress
+    report(0, len(items))
+    warm = None if shared.started else _warm_up(shared, fn, items, cost, report)
     box: list[list[R]] = []
     failure: list[BaseException] = []
     context = copy_context()  # the pool and the progress hook are context variables
 
     def feed() -> None:
         try:
-            box.append(context.run(map_tasks, fn, tasks, workers, cost))
+            box.append(context.run(_pooled, shared, fn, items, cost, report, warm))
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
@@ -630,18 +647,21 @@ def _pooled(
     items: list[T],
     cost: Callable[[T], float] | None,
     report: TaskProgress,
+    warm: tuple[int, Any] | None = None,
 ) -> list[R]:
-    """The pool part of :func:`map_tasks` (results by task index, so order never matters)."""
+    """The pool part of :func:`map_tasks` (results by task index, so order never matters).
+    ``warm``: the index and result of the task :func:`_warm_up` computed already."""
     total = len(items)
-    weight = [float(cost(t)) for t in items] if cost is not None else [1.0] * total
+    weight = _weights(items, cost)
     order = sorted(range(total), key=lambda i: -weight[i])  # stable: ties keep task order
     out: list[Any] = [None] * total
     done = 0
-    if not pool.started:  # warm this process up on the cheapest task; the workers inherit it
-        first = order.pop()
-        out[first] = fn(items[first])
+    if warm is None and not pool.started:
+        warm = _warm_up(pool, fn, items, cost, report)
+    if warm is not None:
+        order.remove(warm[0])
+        out[warm[0]] = warm[1]
         done = 1
-        report(done, total)
     pending = deque(order)
     left = sum(weight[i] for i in pending)
     rate = -1.0  # compute seconds per unit of weight, unknown until a chunk is back
@@ -676,6 +696,29 @@ def _pooled(
             fut.cancel()
         raise
     return out
+
+
+def _weights(items: list[T], cost: Callable[[T], float] | None) -> list[float]:
+    """Each task's estimated work (1 each without ``cost``)."""
+    return [float(cost(t)) for t in items] if cost is not None else [1.0] * len(items)
+
+
+def _warm_up(
+    pool: TaskPool,
+    fn: Callable[[T], R],
+    items: list[T],
+    cost: Callable[[T], float] | None,
+    report: TaskProgress,
+) -> tuple[int, R]:
+    """Compute the cheapest task (the last of the costliest-first order) in this process, then
+    start ``pool``'s workers, which inherit what the task imported and compiled; the task's
+    index and result."""
+    weight = _weights(items, cost)
+    first = sorted(range(len(items)), key=lambda i: -weight[i])[-1]
+    result = fn(items[first])
+    report(1, len(items))
+    pool.start()
+    return first, result
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -735,6 +778,8 @@ def run_scenario(
         raise SpecmarketError(f"workers must be ≥ 1 (got {workers})")
     if progress is None:
         progress = current_progress() or False
+    from specmarket.experiments.results import ResultStore, tidy_table, write_table
+
     t0 = time.perf_counter()
     store = ResultStore(out_dir)
     done = store.open(scenario, fresh=fresh)

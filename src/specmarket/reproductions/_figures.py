@@ -17,10 +17,13 @@ import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# at import, not in new_figure: a reproduction imports this module before its task pool forks,
+# so that the workers, which unpickle and render the figures, inherit matplotlib
+from matplotlib.figure import Figure
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 #: One colour per series, shared by every figure of the report (matplotlib's tab10 values).
 COLORS: dict[str, str] = {
@@ -49,8 +52,6 @@ def new_figure(
     ncols: int = 1, nrows: int = 1, panel: tuple[float, float] = (4.6, 3.4)
 ) -> tuple[Figure, list[Axes]]:
     """A figure of ``nrows × ncols`` panels of size ``panel`` (inches), axes in reading order."""
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, [ax for row in axes for ax in row]

@@ -25,16 +25,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from specmarket.mechanisms.adaptive.bandit_value import ScaledArmFamily, TypeGrid
 from specmarket.mechanisms.adaptive.gittins import one_blas_thread
 from specmarket.mechanisms.adaptive.mechanism import capacity, market
 from specmarket.reproductions import ReproContext, Reproduction, ReproResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LOW, HIGH, STEP = -30, 30, 2
 THETAS = np.arange(1, 11, dtype=float)
@@ -381,6 +383,8 @@ def sensitivity_soon(
     collect = map_tasks_soon(_sens_task, [(s, runs, seed) for s in unique], workers, _sens_cost)
 
     def table() -> pd.DataFrame:
+        import pandas as pd
+
         by_setting = dict(zip(unique, collect(), strict=True))
         rows = []
         for attr, lv, s in cells:
@@ -482,13 +486,17 @@ def run(ctx: ReproContext) -> ReproResult:
         ks, runs, rounds = list(range(3, 22)), 500, 100
         deltas = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
         s_runs, s_rounds, horizons = FULL_SENS
-    from specmarket.experiments.runner import map_tasks
+    from specmarket.experiments.runner import map_tasks_soon
+    from specmarket.reproductions import _figures  # noqa: F401  (before the fork: see _figures)
 
     # every (SU count, δ) point is an independent task with its own seeds: the experiment
     # runner computes them in ctx.workers processes, with identical numbers
     tasks = [(k, 0.7, runs, rounds, ctx.seed) for k in ks]
     tasks += [(12, d, runs, rounds, ctx.seed) for d in deltas]
-    done = map_tasks(_point_task, tasks, ctx.workers, cost=_point_cost)
+    collect = map_tasks_soon(_point_task, tasks, ctx.workers, cost=_point_cost)
+    import pandas as pd  # while the workers run: they never need it
+
+    done = collect()
     by_k = pd.DataFrame([r for res in done[: len(ks)] for r in res])
     rows: list[dict[str, Any]] = [r for res in done[len(ks) :] for r in res]
     # δ = 1 is not simulated: the index is undefined and eq. (7) gives p = (1 − δ) S₋ᵢ = 0

@@ -396,17 +396,19 @@ def upper_bound_table(reps: int, rng: np.random.Generator) -> list[dict[str, flo
 
 def run(ctx: ReproContext) -> ReproResult:
     """Run the sweep into ``ctx.out_dir``: a CSV of means with CIs, figures (PNG + SVG)."""
-    import pandas as pd
-
     sizes = [10, 30] if ctx.quick else list(range(10, 101, 10))
     reps = 2 if ctx.quick else 40
     n_sellers, radius = 10, 0.3
-    from specmarket.experiments.runner import map_tasks, map_tasks_soon
+    from specmarket.experiments.runner import map_tasks_soon
+    from specmarket.reproductions._figures import color, new_figure, save  # before the fork
 
     # one task per (size, repetition), seeded by both: the experiment runner computes them in
     # ctx.workers processes with identical numbers
     tasks = [(n, rep, n_sellers, radius, ctx.seed) for n in sizes for rep in range(reps)]
-    first = map_tasks(_market_task, tasks, ctx.workers, cost=_market_cost)
+    first_results = map_tasks_soon(_market_task, tasks, ctx.workers, cost=_market_cost)
+    import pandas as pd  # while the workers run: they never need it
+
+    first = first_results()
     # second pass — local markets and multi-demand (market size and conflict-graph density),
     # and the upper-bound table: sent to the workers now, collected after the first pass's
     # tables and figures are done
@@ -443,8 +445,6 @@ def run(ctx: ReproContext) -> ReproResult:
     summary.to_csv(table, index=False)
     raw_csv = out / "district_raw.csv"
     df.to_csv(raw_csv, index=False)
-
-    from specmarket.reproductions._figures import color, new_figure, save
 
     figures: dict[str, Path] = {}
     units = {
