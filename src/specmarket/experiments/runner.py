@@ -590,10 +590,10 @@ def map_tasks(
         return results
     shared = _TASK_POOL.get()
     if shared is not None and shared.workers == workers:
-        return _pooled(shared, fn, items, cost, report)
+        return _pooled(shared, fn, items, _weights(items, cost), report)
     own = TaskPool(min(workers, total))
     try:
-        return _pooled(own, fn, items, cost, report)
+        return _pooled(own, fn, items, _weights(items, cost), report)
     finally:
         own.close()
 
@@ -618,14 +618,15 @@ def map_tasks_soon(
         return lambda: map_tasks(fn, items, workers, cost)
     report = current_progress() or _no_progress
     report(0, len(items))
-    warm = None if shared.started else _warm_up(shared, fn, items, cost, report)
+    weight = _weights(items, cost)
+    warm = None if shared.started else _warm_up(shared, fn, items, weight, report)
     box: list[list[R]] = []
     failure: list[BaseException] = []
     context = copy_context()  # the pool and the progress hook are context variables
 
     def feed() -> None:
         try:
-            box.append(context.run(_pooled, shared, fn, items, cost, report, warm))
+            box.append(context.run(_pooled, shared, fn, items, weight, report, warm))
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
@@ -645,19 +646,19 @@ def _pooled(
     pool: TaskPool,
     fn: Callable[[T], R],
     items: list[T],
-    cost: Callable[[T], float] | None,
+    weight: list[float],
     report: TaskProgress,
     warm: tuple[int, Any] | None = None,
 ) -> list[R]:
-    """The pool part of :func:`map_tasks` (results by task index, so order never matters).
-    ``warm``: the index and result of the task :func:`_warm_up` computed already."""
+    """The pool part of :func:`map_tasks` (results by task index, so order never matters):
+    ``weight`` is each task's estimated work; ``warm`` the index and result of the task
+    :func:`_warm_up` computed already."""
     total = len(items)
-    weight = _weights(items, cost)
     order = sorted(range(total), key=lambda i: -weight[i])  # stable: ties keep task order
     out: list[Any] = [None] * total
     done = 0
     if warm is None and not pool.started:
-        warm = _warm_up(pool, fn, items, cost, report)
+        warm = _warm_up(pool, fn, items, weight, report)
     if warm is not None:
         order.remove(warm[0])
         out[warm[0]] = warm[1]
@@ -707,13 +708,12 @@ def _warm_up(
     pool: TaskPool,
     fn: Callable[[T], R],
     items: list[T],
-    cost: Callable[[T], float] | None,
+    weight: list[float],
     report: TaskProgress,
 ) -> tuple[int, R]:
     """Compute the cheapest task (the last of the costliest-first order) in this process, then
     start ``pool``'s workers, which inherit what the task imported and compiled; the task's
     index and result."""
-    weight = _weights(items, cost)
     first = sorted(range(len(items)), key=lambda i: -weight[i])[-1]
     result = fn(items[first])
     report(1, len(items))
