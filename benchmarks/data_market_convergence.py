@@ -85,7 +85,7 @@ def row(
             broken.append((s, m, r))
         switches += len(r.verdict.breaks)
     cpu = time.process_time() - t0
-    shares = " | ".join(f"{100 * status[k] / seeds:.0f} %" for k in STATUSES)
+    shares = " | ".join(_share(status[k], seeds) for k in STATUSES)
     e = np.array(eff)
     breaker = f"{fired} / {switches}" if POLICIES[policy].break_cycles else "–"
     flag = (
@@ -122,6 +122,12 @@ def _without_breaker(policy: str, broken: list[tuple[int, Any, Any]]) -> str:
     finally:
         POLICIES[policy] = pol
     return "\n".join(lines)
+
+
+def _share(k: int, n: int) -> str:
+    """``k`` of ``n`` runs in per cent; one decimal unless it is exactly 0 or 100 %, so that
+    one run in 200 does not read as none (or all)."""
+    return f"{100 * k // n} %" if k in (0, n) else f"{100 * k / n:.1f} %"
 
 
 def main() -> None:

@@ -433,15 +433,20 @@ def _with_breaker(monkeypatch: pytest.MonkeyPatch, name: str, **switches: int) -
 def test_settled_stages_take_the_efficiency_rules_back_one_by_one() -> None:
     """``Policy.settled`` (docs/psp.md, "Convergence", the cycle breaker): stage 1 stops
     reserves from falling, stage 2 returns to Lemma 3.2's pools and eq. (27)'s rise, later
-    stages halve the price-war patience down to one war."""
+    stages halve the price-war patience down to one war; ``fill=False`` also returns to pools
+    of equal shares."""
     pol = POLICIES["settling"]
     assert pol.settled(0) == pol and pol.break_cycles == 5 and pol.break_after == 2000
     one, two = pol.settled(1), pol.settled(2)
     assert not (one.descend or one.step_down) and one.spread and one.winner_cap
+    assert one.spread_fill and not pol.settled(1, fill=False).spread_fill
+    assert not pol.settled(0, fill=False).spread_fill and pol.settled(0, fill=False).descend
     assert not (two.descend or two.spread or two.winner_cap) and two.second_strike == 8
     assert [pol.settled(k).second_strike for k in (3, 4, 5, 6)] == [4, 2, 1, 1]
-    # without the step-down and the breaker, the policy is `efficient` under another name
-    plain = dataclasses.replace(pol, name="efficient", step_down=False, break_cycles=0)
+    # without the step-down, the filled pools and the breaker, the policy is `efficient`
+    plain = dataclasses.replace(
+        pol, name="efficient", step_down=False, spread_fill=False, break_cycles=0
+    )
     assert dataclasses.replace(plain, break_after=0) == POLICIES["efficient"]
 
 
@@ -534,7 +539,8 @@ def test_step_down_recovers_the_data_a_risen_reserve_left_unsold() -> None:
     """10 × 3, seed 90, synchronous, flat: under `efficient` s2's reserve rose to b3's price + ε
     (3.1418) in the first pile-up; b3 (value 3.092) and b8 (3.078) left it, so no bid lies
     below the reserve and ``descend`` never lowers it: 17.7 units unsold, efficiency 0.892.
-    `settling` (with ``step_down``) lowers it step by step until they take the data."""
+    `settling` (with ``step_down``) lowers it step by step until they take the data (and,
+    with ``spread_fill``, reaches the optimum's welfare)."""
     m = random_market(10, 3, 90, order="synchronous", elastic=False, max_rounds=3000)
     eff = simulate(m.model_copy(update={"policy": "efficient"}))
     assert eff.status == "converged" and eff.efficiency == pytest.approx(0.892030, abs=1e-6)
@@ -542,5 +548,35 @@ def test_step_down_recovers_the_data_a_risen_reserve_left_unsold() -> None:
     assert eff.outcome.allocation["s2"] < 0.7 * m.sellers[2].supply
     r = simulate(m.model_copy(update={"policy": "settling"}))
     assert r.status == "converged" and r.verdict.breaks == ()
-    assert r.efficiency == pytest.approx(0.999418, abs=1e-6)
+    assert r.efficiency == pytest.approx(1.0, abs=1e-9)
     assert r.outcome.details["reserves"]["s2"] < 2.92
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.01, 100.0), min_size=1, max_size=8), st.floats(0.0, 1.0))
+def test_water_level_is_the_consistent_bid_that_takes_want(
+    avail: list[float], share: float
+) -> None:
+    """``buyer.water_level``: one bid quantity ``q`` at every seller of the pool, each giving
+    ``min(q, a_j)``, adds up to ``want``; with equal room it is Lemma 3.2's ``want / n``."""
+    from specmarket.mechanisms.psp.market.buyer import water_level
+
+    want = share * sum(avail)
+    q = water_level(avail, want)
+    assert sum(min(q, a) for a in avail) == pytest.approx(want, rel=1e-9, abs=1e-9)
+    assert q <= max(avail) + 1e-12
+    if len(avail) * min(avail) >= want:
+        assert q == pytest.approx(want / len(avail))
+
+
+def test_a_filled_pool_reaches_the_small_sellers_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 × 2, seed 170, asynchronous, flat (docs/psp.md, "The cycle breaker and policy
+    settling"): b0 holds what s0 has for it, and the 5.42 units s1 has for it are not
+    reachable by a pool of equal shares (2 × 5.42 is less than its total). The same bid at
+    both sellers (``spread_fill``) takes them: 0.9489 → the optimum."""
+    m = random_market(5, 2, 170, order="asynchronous", elastic=False, policy="settling")
+    filled = simulate(m)
+    assert filled.status == "converged" and filled.efficiency == pytest.approx(1.0, abs=1e-9)
+    _with_breaker(monkeypatch, "settling", spread_fill=False)
+    equal = simulate(m)
+    assert equal.status == "converged" and equal.efficiency == pytest.approx(0.9489, abs=1e-4)

@@ -474,9 +474,11 @@ def widen(
     sticky: bool = True,
     limit: int = 0,
     book: _Book | None = None,
+    fill: bool = False,
 ) -> tuple[dict[str, float], float, float, float]:
     """``Policy.spread``: the reply, or the same total on a larger consistent pool if that is
-    worth more than ε more to the buyer (:func:`gain`).
+    worth more than ε more to the buyer (:func:`gain`); with ``fill`` (``Policy.spread_fill``)
+    also pools whose sellers have unequal data, up to the reply's target.
 
     Lemma 3.2 asks the *fewest* sellers whose consistent capacity ``n · D̄_(n)`` (eq. (22))
     covers the target. When the fewest is one seller whose data is held by lower bids, the
@@ -488,6 +490,14 @@ def widen(
     pool, so that a reply costs ``O(k)`` eq. (21) evaluations instead of ``O(M)`` (``M²`` seller
     visits). ``book`` (the compiled engine) lists the candidates with
     :func:`.engine.candidates_fast` instead of :func:`_capacity_candidates` (same list).
+
+    ``fill``: the seed's consistent bid is the same *bid* ``(q, y)`` at every seller of the pool
+    (§3.4.1, §4 "``d_i^j = d_i^k``"), not the same allocation: a seller with less than ``q``
+    available gives all it has. So a pool of the ``n`` best sellers can serve up to
+    ``Σ_j a_j`` with ``q`` the water level of :func:`water_level`, not only ``n · D̄_(n)``
+    (eq. (22)). Each such pool is tried for the reply's total raised to its target ``x`` (the
+    data the fewest-sellers pool could not reach), the reply's own pool too when it was capped
+    below ``x``; as always, only a gain of more than ε more is taken.
     """
     pool, price, isp, x = reply
     if not pool or price <= 0:
@@ -500,13 +510,36 @@ def widen(
     last = len(cands) if limit <= 0 else min(len(cands), len(pool) + limit)
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # the others' bids, per seller
     best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky, memo) + epsilon
-    for n in range(len(pool) + 1, last + 1):
-        if n * cands[n - 1][0] < total - _TOL:
+    first = len(pool) if fill and total < x - _TOL else len(pool) + 1  # refill a capped reply
+    for n in range(max(first, 1), last + 1):
+        if fill:
+            avail = [c[0] for c in cands[:n]]
+            want = min(max(total, x), sum(avail))
+            if want < total - _TOL or (n == len(pool) and want <= total + _TOL):
+                continue
+            q, isp_n = water_level(avail, want), isp_quantity(b.spec, isp_price, want)
+        elif n * cands[n - 1][0] < total - _TOL:
             continue
+        else:
+            q, isp_n = total / n, isp
         y = max(price, max(c[3] for c in cands[:n]))
-        alt = ({c[2]: total / n for c in cands[:n]}, y, isp, x)
+        alt = ({c[2]: q for c in cands[:n]}, y, isp_n, x)
         g = gain(b, alt, sellers, isp_price, foresight, sticky, memo)
         if g > best_gain:
             best, best_gain = alt, g
     return best
+
+
+def water_level(avail: list[float], want: float) -> float:
+    """The one bid quantity ``q`` with ``Σ_j min(q, a_j) = want`` over the pool's availabilities
+    ``a_j`` (``want ≤ Σ a_j``): a *consistent* bid (the same quantity at every seller of the
+    pool, seed 002 §3.4.1) that takes everything a small seller has and the rest evenly from
+    the larger ones. With ``n · min a ≥ want`` it is Lemma 3.2's ``want / n``."""
+    rest, left = want, len(avail)
+    for a in sorted(avail):
+        if a * left >= rest:
+            return rest / left
+        rest -= a
+        left -= 1
+    return max(avail)
 

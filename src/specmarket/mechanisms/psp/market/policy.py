@@ -11,7 +11,8 @@ welfare large markets lose to reserves left above the clearing price), ``clock``
 with reserves that rise by at most ε per run, the policy for large markets) and ``efficient``
 change the seed's reserve and pool rules (docs/psp.md, "Efficiency" and "Scale"); ``settling``
 is ``efficient`` with reserves that also step down by ε when unsold data meets no bid
-(``step_down``) and the cycle breaker (``break_cycles``: a detected cycle switches the market
+(``step_down``), pools that may take all of a small seller's data (``spread_fill``) and the
+cycle breaker (``break_cycles``: a detected cycle switches the market
 step by step back towards ``converging``'s rules instead of ending the run): the policy for
 small and medium markets (measured up to 300 × 30; ``clock`` stays the one for large markets,
 docs/psp.md, "The cycle breaker and policy settling"). Whatever
@@ -81,6 +82,13 @@ class Policy:
         ``k > 0``: ``spread`` tries pools of at most ``k`` sellers more than Lemma 3.2's, so a
         reply costs ``O(k)`` eq. (21) evaluations instead of up to ``M``; ``0``: every larger
         consistent pool (no named policy bounds it yet; docs/psp.md, "Scale").
+    spread_fill
+        With ``spread``: a larger pool may be one whose sellers have unequal data — the same bid
+        ``(q, y)`` at each, a small seller giving all it has (the water level ``q`` of
+        :func:`.buyer.water_level`) — and it may serve up to the reply's target, not only its
+        total. Lemma 3.2's eq. (22) pool ``n · D̄_(n)`` leaves the data of a small seller
+        unreached when the fewest-sellers pool cannot cover the target (docs/psp.md, "The
+        cycle breaker and policy settling", the two 5 × 2 minima). Policy ``settling``.
     descend
         A seller left with unsold data while some bids lie below its reserve lowers the reserve
         to the highest of them: the sticky reserve remembers a demand that has moved elsewhere.
@@ -102,7 +110,8 @@ class Policy:
         ``break_after`` rounds without going quiet), the run does not stop as ``cycling``: it
         *settles* — the market switches to the next stage of :meth:`settled` and goes on, at
         most ``k`` times; a cycle after the ``k``-th switch ends the run. The stages take back,
-        in order, the rules that let a reserve fall (``descend``, ``step_down``), that leave
+        in order (after ``spread_fill``, which the first detected cycle switches off where the
+        policy has it), the rules that let a reserve fall (``descend``, ``step_down``), that leave
         Lemma 3.2's pools and eq. (27)'s rise (``spread``, ``winner_cap``), then make the
         price-war rule strike sooner (``second_strike`` halved down to 1): each step moves the
         market towards the rules of the "Convergence" argument (reserves never fall, every rise
@@ -130,25 +139,28 @@ class Policy:
     winner_cap: bool = False
     spread: bool = False
     spread_limit: int = 0
+    spread_fill: bool = False
     descend: bool = False
     rise_limit: int = 0
     step_down: bool = False
     break_cycles: int = 0
     break_after: int = 0
 
-    def settled(self, stage: int) -> Policy:
-        """The rules in force after the cycle breaker's ``stage``-th switch (``break_cycles``).
+    def settled(self, stage: int, fill: bool = True) -> Policy:
+        """The rules in force after the cycle breaker has taken ``stage`` steps (``break_cycles``).
 
         Stage 1: ``descend`` and ``step_down`` off (from then on no reserve falls: the sticky
         reserve of eq. (27) and the patient rule). Stage 2: also ``spread`` and ``winner_cap``
         off (Lemma 3.2's fewest sellers, eq. (27)'s ``p_{i*} + ε``): ``converging``'s rules
-        with ``rise_limit``.
-        Stage ``2 + h``: also ``second_strike`` halved ``h`` times, not below 1 (a price war ends
-        in a reserve rise sooner). Stage 0 is the policy itself.
+        with ``rise_limit``. Stage ``2 + h``: also ``second_strike`` halved ``h`` times, not
+        below 1 (a price war ends in a reserve rise sooner). Stage 0 is the policy itself.
+        ``fill = False``: also ``spread_fill`` off (pools of equal shares again), the step a
+        detected cycle takes first where the policy has it (:meth:`.simulation._Run.breaker`).
         """
+        pol = self if fill or not self.spread_fill else replace(self, spread_fill=False)
         if stage <= 0:
-            return self
-        pol = replace(self, descend=False, step_down=False)
+            return pol
+        pol = replace(pol, descend=False, step_down=False)
         if stage >= 2:
             pol = replace(pol, spread=False, winner_cap=False)
         if stage >= 3 and pol.second_strike > 0:
@@ -180,7 +192,8 @@ POLICIES: dict[str, Policy] = {
     "efficient": replace(_CONVERGING, name="efficient", winner_cap=True, spread=True,
                          descend=True),
     "settling": replace(_CONVERGING, name="settling", winner_cap=True, spread=True,
-                        descend=True, step_down=True, break_cycles=5, break_after=2000),
+                        spread_fill=True, descend=True, step_down=True, break_cycles=5,
+                        break_after=2000),
 }
 PolicyName = Literal[
     "seed-only",

@@ -165,23 +165,31 @@ class _Run:
         self.base = self.policy  # the market's policy; self.policy is the one in force
         self.breaks: list[Break] = []  # the cycle breaker's switches (Policy.break_cycles)
         self.since_break = 0  # round at which the breaker last switched (or 0)
+        self.stage, self.fill = 0, True  # the breaker's stage and whether spread_fill is kept
 
     def breaker(self, t: int, cycle: Cycle | None) -> Break | None:
         """The cycle breaker (``Policy.break_cycles``): on a detected ``cycle``, or when
         ``break_after`` rounds passed since the last switch without the market going quiet,
         move to the next settling stage (``Policy.settled``), forget the states seen so far
         (they were reached under other rules) and return the switch; None if it does not fire
-        (off, exhausted, or no reason)."""
+        (off, exhausted, or no reason). Under ``spread_fill`` a detected cycle first returns
+        to pools of equal shares (the buyers' rule that lets them alternate between pools);
+        a slow run, and any later cycle, takes the next step of ``Policy.settled``. The
+        switch's ``stage`` counts the steps taken."""
         base = self.base
         if len(self.breaks) >= base.break_cycles:
             return None
         overdue = base.break_after > 0 and t + 1 - self.since_break >= base.break_after
         if cycle is None and not overdue:
             return None
-        stage = len(self.breaks) + 1
-        fired = Break(t, stage, "cycle" if cycle is not None else "rounds", cycle)
+        if cycle is not None and self.fill and base.spread_fill:
+            self.fill = False
+        else:
+            self.stage += 1
+        steps = self.stage + (not self.fill and base.spread_fill)
+        fired = Break(t, steps, "cycle" if cycle is not None else "rounds", cycle)
         self.breaks.append(fired)
-        self.policy = base.settled(stage)
+        self.policy = base.settled(self.stage, self.fill)
         self.detector = CycleDetector(self.detector.repeats)
         self.since_break = t + 1
         return fired
@@ -252,7 +260,8 @@ class _Run:
         if self.policy.spread:
             fs = self.eps if self.policy.foresight else None
             args = (self.active_s, self.sellers, self.eps, self.cap, fs, self.sticky)
-            reply = widen(b, reply, *args, self.policy.spread_limit, self.book)
+            pol = self.policy
+            reply = widen(b, reply, *args, pol.spread_limit, self.book, pol.spread_fill)
         return reply
 
     def send(self, b: _Buyer, reply: Reply, fresh: bool) -> list[dict[str, Any]]:
