@@ -580,3 +580,34 @@ def test_a_filled_pool_reaches_the_small_sellers_data(monkeypatch: pytest.Monkey
     _with_breaker(monkeypatch, "settling", spread_fill=False)
     equal = simulate(m)
     assert equal.status == "converged" and equal.efficiency == pytest.approx(0.9489, abs=1e-4)
+
+
+@pytest.mark.parametrize("policy", ["efficient", "settling"])
+def test_a_live_buyer_moves_as_the_simulation_does(policy: str) -> None:
+    """``snapshot.LiveBuyer`` (the live service's agents) makes the move of the simulation's
+    ``_Run.reply`` + ``_Run.send`` on the same books, ``spread`` and ``spread_fill`` included:
+    every buyer of a 30 × 8 market after 12 rounds, from its own state."""
+    import copy
+
+    from specmarket.mechanisms.psp.market import simulation
+    from specmarket.mechanisms.psp.market.snapshot import LiveBuyer
+
+    m = random_market(30, 8, 4, policy=policy, max_rounds=12)  # type: ignore[arg-type]
+    run = simulation._Run(m, reference=True, naive=False)
+    for t in range(12):
+        _, new = run.join(t)
+        acting = run.who_acts(new, sweep=False)
+        ran, lots = run.sellers_move(run.buyers_move(acting, fresh=False), [])
+        run.wake(t, acting, ran, lots)
+    books = {s.id: (s.supply, s.reserve, dict(s.bids)) for s in run.active_s}
+    moved = 0
+    for b in run.active_b:
+        live = LiveBuyer(b.spec, m.epsilon, m.isp_price, POLICIES[policy])
+        live._b = copy.deepcopy(b)
+        got = live.move(books)
+        twin = copy.deepcopy(run)
+        mine = twin.buyers[b.spec.id]
+        want = twin.send(mine, twin.reply(mine, fresh=False), fresh=False)
+        assert got == want
+        moved += bool(got)
+    assert moved >= 3

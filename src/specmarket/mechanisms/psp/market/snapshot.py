@@ -110,7 +110,8 @@ class LiveBuyer:
         reply = best_reply_reference(who, active, eps, cap, pol.price_hold and not fresh)
         fs = eps if pol.foresight else None
         if pol.spread:
-            reply = widen(b, reply, active, sellers, eps, cap, fs, True, pol.spread_limit)
+            args = (fs, True, pol.spread_limit, None, pol.spread_fill)
+            reply = widen(b, reply, active, sellers, eps, cap, *args)
         if (pol.strict_improvement or fresh) and gain(b, reply, sellers, cap, fs, True) <= eps:
             return []
         return _apply(b, reply, sellers, eps, pol.quantity_hold and not fresh)
