@@ -433,3 +433,28 @@ def test_the_quote_text_is_the_quote() -> None:
         for b in ("b0", "b3", "b5", "nobody"):
             text = book.quote_text(b, head)
             assert json.loads(text) == json.loads(json.dumps({**head, **book.quote(b)}))
+
+
+def test_a_reader_that_overlaps_the_close_does_not_cache_the_closed_book(db_url: str) -> None:
+    """A request (or the scheduler's look) that read a live market while it was open and folds
+    its book after the close committed must not put the book, its verdict or its quiet mark
+    back into the service's caches: the close has freed them for good."""
+    with TestClient(make_app(db_url)) as client:
+        market = client.post("/v1/markets", json={"mechanism": "data-market", "fields": {
+            "isp_price": 10.0, "epsilon": 0.1}}, headers=op_headers()).json()["id"]
+        tok = client.post(f"/v1/markets/{market}/participants",
+                          json={"id": "s1", "role": "seller", "fields": {}},
+                          headers=op_headers()).json()["token"]
+        client.put(f"/v1/markets/{market}/offer", json={"supply": 2.0, "reserve": 0.1},
+                   headers=bearer(tok))
+        service = client.app.state.service  # type: ignore[attr-defined]
+        with service._read() as conn:
+            stale = service._market(conn, market)  # read while the market is open
+        assert client.post(f"/v1/markets/{market}/close", headers=op_headers()).status_code == 200
+        assert market not in service._books
+        with service._read() as conn:  # the late reader goes on with the row it read
+            book = service._fold(conn, stale)
+            service._live_verdict(conn, stale, book)
+        assert book.sellers  # it did fold the offer
+        assert market not in service._books and market not in service._verdicts
+        assert service.live_settled() == [] and market not in service._quiet

@@ -168,6 +168,9 @@ class MarketService:
         self._books_lock = threading.Lock()
         self._verdicts: dict[str, tuple[int, dict[str, Any]]] = {}  # market → (book seq, verdict)
         self._quiet: dict[str, int] = {}  # market → book seq at the last scheduler look
+        # markets closed by this process: a reader that folded one while it closed must not
+        # put its book back into the caches above (ids only)
+        self._closed: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
 
@@ -721,6 +724,7 @@ class MarketService:
         closed = self._tx(run)
         if closed.cleared_now:  # the book will not change again: free its per-market caches
             with self._books_lock:
+                self._closed.add(market_id)
                 self._books.pop(market_id, None)
                 self._verdicts.pop(market_id, None)
                 self._quiet.pop(market_id, None)
@@ -839,7 +843,7 @@ class MarketService:
             book = fresh
             with self._books_lock:
                 old = self._books.get(market.id)
-                if old is None or old.seq < book.seq:
+                if market.id not in self._closed and (old is None or old.seq < book.seq):
                     self._books[market.id] = book
         return book
 
@@ -972,7 +976,8 @@ class MarketService:
                     verdict["status"] = "stalled"
         verdict["seq"] = book.seq
         with self._books_lock:
-            self._verdicts[market.id] = (book.seq, verdict)
+            if market.id not in self._closed:
+                self._verdicts[market.id] = (book.seq, verdict)
         return verdict
 
     def live_settled(self) -> list[tuple[str, int]]:
@@ -990,7 +995,8 @@ class MarketService:
                 book = self._fold(conn, market)
                 with self._books_lock:
                     seen = self._quiet.get(market.id)
-                    self._quiet[market.id] = book.seq
+                    if market.id not in self._closed:
+                        self._quiet[market.id] = book.seq
                 if seen != book.seq:
                     continue
                 if self._live_verdict(conn, market, book)["status"] == "converged":
