@@ -510,11 +510,13 @@ def widen(
     last = len(cands) if limit <= 0 else min(len(cands), len(pool) + limit)
     memo: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # the others' bids, per seller
     best, best_gain = reply, gain(b, reply, sellers, isp_price, foresight, sticky, memo) + epsilon
-    first = len(pool) if fill and total < x - _TOL else len(pool) + 1  # refill a capped reply
-    for n in range(max(first, 1), last + 1):
+    first = max(len(pool) if fill and total < x - _TOL else len(pool) + 1, 1)  # refill: capped
+    room = sum(c[0] for c in cands[: first - 1])  # Σ a_j over the pool before the first tried
+    for n in range(first, last + 1):
+        room += cands[n - 1][0]
         if fill:
             avail = [c[0] for c in cands[:n]]
-            want = min(max(total, x), sum(avail))
+            want = min(max(total, x), room)
             if want < total - _TOL or (n == len(pool) and want <= total + _TOL):
                 continue
             q, isp_n = water_level(avail, want), isp_quantity(b.spec, isp_price, want)

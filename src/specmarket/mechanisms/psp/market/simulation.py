@@ -186,7 +186,7 @@ class _Run:
             self.fill = False
         else:
             self.stage += 1
-        steps = self.stage + (not self.fill and base.spread_fill)
+        steps = self.stage + (not self.fill)  # fill is only ever dropped under spread_fill
         fired = Break(t, steps, "cycle" if cycle is not None else "rounds", cycle)
         self.breaks.append(fired)
         self.policy = base.settled(self.stage, self.fill)
@@ -257,10 +257,10 @@ class _Run:
         else:
             self.messages += 2 * sum(1 for s in self.active_s if s.id not in b.pool)
             reply = best_reply_reference(who, self.active_s, self.eps, self.cap, hold)
-        if self.policy.spread:
-            fs = self.eps if self.policy.foresight else None
+        pol = self.policy
+        if pol.spread:
+            fs = self.eps if pol.foresight else None
             args = (self.active_s, self.sellers, self.eps, self.cap, fs, self.sticky)
-            pol = self.policy
             reply = widen(b, reply, *args, pol.spread_limit, self.book, pol.spread_fill)
         return reply
 
